@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Creates the Python virtual environments the compatibility tests and benchmarks use:
+#   .venv   newest mlflow 3.x (+ scikit-learn, skl2onnx, onnx, dvc, moto)
+#   .venv2  last mlflow 2.x
+# Each venv is rebuilt only when its requirements file changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+make_venv() {
+  local dir=$1 req=$2
+  local stamp="$dir/.requirements.sha256"
+  local want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return 0; fi
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+}
+make_venv .venv test/compat/requirements-mlflow3.txt &
+p1=$!
+make_venv .venv2 test/compat/requirements-mlflow2.txt &
+p2=$!
+wait $p1
+wait $p2

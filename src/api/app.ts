@@ -1,0 +1,81 @@
+import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import type { ServerConfig } from "../config.js";
+import { openDatabase } from "../store/factory.js";
+import type { SqlDriver } from "../store/driver.js";
+import { createTrackingServices, registerTrackingRoutes } from "../tracking/index.js";
+import { MlflowError } from "./errors.js";
+import { isApiPath } from "./routing.js";
+import { VERSION } from "../version.js";
+
+export interface AppOptions {
+  /** An already open database; otherwise the config's backend store URI is opened. */
+  db?: SqlDriver;
+  logger?: boolean;
+}
+
+const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)/i;
+
+/**
+ * Builds the server without listening: `mloop server` calls `listen`, tests
+ * call `inject`. Closing the app closes the database it opened.
+ */
+export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const db = opts.db ?? (await openDatabase(config.backendStoreUri));
+  const app = Fastify({
+    logger: opts.logger === false ? false : { level: config.logLevel },
+    bodyLimit: 64 * 1024 * 1024,
+    routerOptions: { maxParamLength: 2000 },
+    forceCloseConnections: true,
+  });
+  app.decorate("config", config);
+  app.decorate("db", db);
+  if (!opts.db) app.addHook("onClose", async () => db.close());
+
+  // Cross-site requests cannot change state: a browser form can only send the
+  // three "simple" content types, so writes must carry JSON (or, for artifact
+  // bodies, a non-simple type that forces a CORS preflight).
+  app.addHook("onRequest", async (req) => {
+    if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS") return;
+    if (!isApiPath(req.url)) return;
+    const type = req.headers["content-type"] ?? "";
+    if (FORM_TYPES.test(type)) {
+      throw new MlflowError("BAD_REQUEST", `Content-Type '${type}' is not accepted: send application/json`);
+    }
+    if ((req.method === "POST" || req.method === "PATCH") && !req.url.includes("/mlflow-artifacts/") && !/^application\/json/i.test(type)) {
+      throw new MlflowError("BAD_REQUEST", "Requests that change state must have Content-Type: application/json");
+    }
+  });
+
+  app.setErrorHandler((err: FastifyError | MlflowError, req, reply) => {
+    if (err instanceof MlflowError) {
+      if (err.status >= 500) req.log.error(err);
+      return reply.status(err.status).send(err.toJSON());
+    }
+    const status = typeof err.statusCode === "number" ? err.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      const code = status === 404 ? "ENDPOINT_NOT_FOUND" : status === 413 ? "RESOURCE_LIMIT_EXCEEDED" : "BAD_REQUEST";
+      return reply.status(status).send({ error_code: code, message: err.message });
+    }
+    req.log.error(err);
+    return reply.status(500).send({ error_code: "INTERNAL_ERROR", message: "Internal server error; see the server log for details." });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    return reply.status(404).send({ error_code: "ENDPOINT_NOT_FOUND", message: `No API endpoint ${req.method} ${req.url.split("?")[0]}` });
+  });
+
+  app.get("/health", async (_req, reply) => reply.type("text/plain").send("OK"));
+  app.get("/version", async (_req, reply) => reply.type("text/plain").send(VERSION));
+
+  const tracking = await createTrackingServices(db, config.defaultArtifactRoot);
+  registerTrackingRoutes(app, tracking);
+
+  return app;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    config: ServerConfig;
+    db: SqlDriver;
+  }
+}

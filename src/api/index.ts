@@ -1,0 +1,2 @@
+export { buildApp, type AppOptions } from "./app.js";
+export { MlflowError, ERROR_STATUS, type ErrorCode } from "./errors.js";

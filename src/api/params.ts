@@ -1,0 +1,145 @@
+import type { FastifyRequest } from "fastify";
+import { invalidParameter } from "./errors.js";
+
+/**
+ * Request input the way MLflow reads it: the query string for GET, the JSON
+ * body otherwise. Typed getters raise INVALID_PARAMETER_VALUE with MLflow's
+ * wording when a field is missing or of the wrong type.
+ */
+export type Input = Record<string, unknown>;
+
+export function input(req: FastifyRequest): Input {
+  const src = req.method === "GET" || req.method === "HEAD" ? req.query : req.body;
+  if (src === undefined || src === null) return {};
+  if (typeof src !== "object" || Array.isArray(src)) {
+    throw invalidParameter("Request body must be a JSON object");
+  }
+  return src as Input;
+}
+
+function first(v: unknown): unknown {
+  return Array.isArray(v) && v.length === 1 ? v[0] : v;
+}
+
+export function optString(inp: Input, name: string): string | undefined {
+  const v = first(inp[name]);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") {
+    throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be a string`);
+  }
+  return v;
+}
+
+export function reqString(inp: Input, name: string): string {
+  const v = optString(inp, name);
+  if (v === undefined || v === "") {
+    throw invalidParameter(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+  }
+  return v;
+}
+
+export function optInt(inp: Input, name: string): number | undefined {
+  const v = first(inp[name]);
+  if (v === undefined || v === null || v === "") return undefined;
+  const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n)) {
+    throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be an integer`);
+  }
+  return n;
+}
+
+export function reqInt(inp: Input, name: string): number {
+  const v = optInt(inp, name);
+  if (v === undefined) {
+    throw invalidParameter(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+  }
+  return v;
+}
+
+export function optNumber(inp: Input, name: string): number | undefined {
+  const v = first(inp[name]);
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v === "number") return v;
+  if (typeof v === "string") {
+    const t = v.trim();
+    if (t === "NaN") return NaN;
+    if (t === "Infinity" || t === "inf") return Infinity;
+    if (t === "-Infinity" || t === "-inf") return -Infinity;
+    const n = Number(t);
+    if (t !== "" && !Number.isNaN(n)) return n;
+  }
+  throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be a number`);
+}
+
+export function optBool(inp: Input, name: string): boolean | undefined {
+  const v = first(inp[name]);
+  if (v === undefined || v === null || v === "") return undefined;
+  if (typeof v === "boolean") return v;
+  if (v === "true" || v === "True") return true;
+  if (v === "false" || v === "False") return false;
+  throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be a boolean`);
+}
+
+/** A repeated field: `?a=1&a=2` in a query, an array in JSON. */
+export function optStringList(inp: Input, name: string): string[] | undefined {
+  const v = inp[name];
+  if (v === undefined || v === null) return undefined;
+  const arr = Array.isArray(v) ? v : [v];
+  for (const item of arr) {
+    if (typeof item !== "string") {
+      throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be a list of strings`);
+    }
+  }
+  return arr as string[];
+}
+
+export function optArray(inp: Input, name: string): unknown[] | undefined {
+  const v = inp[name];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v)) {
+    throw invalidParameter(`Invalid value ${JSON.stringify(v).slice(0, 200)} for parameter '${name}' supplied: must be a list`);
+  }
+  return v;
+}
+
+/** Key/value tag objects, `[{key, value}]`. */
+export function optTags(inp: Input, name = "tags"): { key: string; value: string }[] | undefined {
+  const arr = optArray(inp, name);
+  if (!arr) return undefined;
+  return arr.map((t) => {
+    if (!t || typeof t !== "object") throw invalidParameter(`Invalid value for parameter '${name}': each tag must be an object`);
+    const o = t as Input;
+    const key = optString(o, "key");
+    if (key === undefined) throw invalidParameter(`Missing value for required parameter 'key' in '${name}'`);
+    const raw = o.value;
+    const value = raw === undefined || raw === null ? "" : typeof raw === "string" ? raw : String(raw);
+    return { key, value };
+  });
+}
+
+/** Opaque page tokens: base64 of a JSON object. */
+export function encodePageToken(state: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(state)).toString("base64");
+}
+
+export function decodePageToken(token: string | undefined): Record<string, unknown> | undefined {
+  if (token === undefined || token === "") return undefined;
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, "base64").toString("utf8"));
+    if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw invalidParameter(`Invalid page token '${token.slice(0, 100)}'`);
+}
+
+/** An offset page token with bounds checks. */
+export function offsetFromToken(token: string | undefined): number {
+  const state = decodePageToken(token);
+  if (!state) return 0;
+  const offset = state.offset;
+  if (typeof offset !== "number" || !Number.isSafeInteger(offset) || offset < 0) {
+    throw invalidParameter(`Invalid page token '${String(token).slice(0, 100)}'`);
+  }
+  return offset;
+}

@@ -1,0 +1,49 @@
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../config.js";
+import { MlflowError } from "../api/errors.js";
+import { VERSION } from "../version.js";
+import { registerServerCommand } from "./server.js";
+
+/** Error a command raises to print one line and exit non-zero. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = "CliError";
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("mloop")
+    .description("The machine-learning lifecycle in one tool: tracking, registry, projects, data, serving, monitoring")
+    .version(VERSION)
+    .showSuggestionAfterError()
+    .exitOverride();
+  registerServerCommand(program);
+  return program;
+}
+
+/** Runs the CLI; every failure is one line on stderr and a non-zero exit code. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander already printed help, version or its own error line
+      process.exitCode = err.exitCode;
+      return;
+    }
+    const message =
+      err instanceof MlflowError
+        ? `${err.errorCode}: ${err.message}`
+        : err instanceof ConfigError || err instanceof CliError
+          ? err.message
+          : err instanceof Error
+            ? err.message
+            : String(err);
+    process.stderr.write(`mloop: ${message.split("\n")[0]}\n`);
+    process.exitCode = err instanceof CliError ? err.exitCode : 1;
+  }
+}

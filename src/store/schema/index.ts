@@ -1,0 +1,5 @@
+import type { Migration } from "../migrations.js";
+import { tracking } from "./0001-tracking.js";
+
+/** Every migration, in order. A new schema change is a new file and a new line here. */
+export const MIGRATIONS: readonly Migration[] = [tracking];
