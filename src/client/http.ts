@@ -1,0 +1,154 @@
+/**
+ * The HTTP transport every SDK client shares: MLflow's REST conventions,
+ * JSON in and out, errors as {@link ApiError} carrying MLflow's error_code,
+ * and retries with backoff on 429/503 and connection failures.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorCode: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export interface TransportOptions {
+  /** Base URL of the server, e.g. `http://127.0.0.1:5000`. */
+  trackingUri: string;
+  /** Extra headers (e.g. Authorization). */
+  headers?: Record<string, string>;
+  /** Attempts for retryable failures (default 5). */
+  maxRetries?: number;
+  /** Per-request timeout in ms (default 120 s). */
+  timeoutMs?: number;
+}
+
+export type Query = Record<string, string | number | boolean | readonly (string | number)[] | undefined>;
+
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+export class HttpTransport {
+  readonly baseUrl: string;
+  private readonly headers: Record<string, string>;
+  private readonly maxRetries: number;
+  private readonly timeoutMs: number;
+
+  constructor(opts: TransportOptions) {
+    const uri = opts.trackingUri.replace(/\/+$/, "");
+    if (!/^https?:\/\//.test(uri)) {
+      throw new Error(`tracking URI must be http:// or https://, got '${opts.trackingUri}'`);
+    }
+    this.baseUrl = uri;
+    this.headers = opts.headers ?? {};
+    this.maxRetries = opts.maxRetries ?? 5;
+    this.timeoutMs = opts.timeoutMs ?? 120_000;
+  }
+
+  /** `GET /api/2.0/mlflow/<path>?query`. */
+  get<T>(path: string, query: Query = {}): Promise<T> {
+    return this.request<T>("GET", apiPath(path), query, undefined);
+  }
+
+  /** `POST /api/2.0/mlflow/<path>` with a JSON body. */
+  post<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>("POST", apiPath(path), {}, body);
+  }
+
+  patch<T>(path: string, body: unknown = {}): Promise<T> {
+    return this.request<T>("PATCH", apiPath(path), {}, body);
+  }
+
+  delete<T>(path: string, body?: unknown, query: Query = {}): Promise<T> {
+    return this.request<T>("DELETE", apiPath(path), query, body);
+  }
+
+  /** Any request with a JSON (or no) body; `path` is absolute (starts with `/`). */
+  async request<T>(method: string, path: string, query: Query, body: unknown): Promise<T> {
+    const res = await this.fetchWithRetry(method, path, query, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { "content-type": "application/json" });
+    const text = await res.text();
+    if (!res.ok) throw toApiError(res.status, text);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  /** A raw request (streams, binary bodies); the caller reads the response. Throws {@link ApiError} on failure. */
+  async raw(method: string, path: string, query: Query = {}, body?: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+    const res = await this.fetchWithRetry(method, path, query, body, headers);
+    if (!res.ok) throw toApiError(res.status, await res.text());
+    return res;
+  }
+
+  private async fetchWithRetry(method: string, path: string, query: Query, body: BodyInit | undefined, headers: Record<string, string>): Promise<Response> {
+    const url = `${this.baseUrl}${path}${queryString(query)}`;
+    // Streams cannot be replayed, so only buffered bodies are retried.
+    const replayable = body === undefined || typeof body === "string" || body instanceof Uint8Array;
+    let attempt = 0;
+    for (;;) {
+      attempt++;
+      try {
+        const init: RequestInit & { duplex?: string } = {
+          method,
+          headers: { ...this.headers, ...headers },
+          body,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        };
+        if (body !== undefined && !replayable) init.duplex = "half";
+        const res = await fetch(url, init);
+        if (RETRYABLE_STATUS.has(res.status) && replayable && attempt < this.maxRetries) {
+          await res.arrayBuffer().catch(() => undefined);
+          await sleep(backoff(attempt));
+          continue;
+        }
+        return res;
+      } catch (err) {
+        if (!replayable || attempt >= this.maxRetries || !isConnectionError(err)) {
+          throw new ApiError(0, "CONNECTION_ERROR", `cannot reach ${this.baseUrl}: ${describe(err)}`);
+        }
+        await sleep(backoff(attempt));
+      }
+    }
+  }
+}
+
+function apiPath(path: string): string {
+  return path.startsWith("/") ? path : `/api/2.0/mlflow/${path}`;
+}
+
+export function queryString(query: Query): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(query)) {
+    if (v === undefined) continue;
+    const values = Array.isArray(v) ? v : [v];
+    for (const item of values) parts.push(`${encodeURIComponent(k)}=${encodeURIComponent(String(item))}`);
+  }
+  return parts.length ? `?${parts.join("&")}` : "";
+}
+
+function toApiError(status: number, text: string): ApiError {
+  try {
+    const body = JSON.parse(text) as { error_code?: string; message?: string };
+    if (body.error_code) return new ApiError(status, body.error_code, body.message ?? "");
+  } catch {
+    // not JSON
+  }
+  return new ApiError(status, status === 404 ? "ENDPOINT_NOT_FOUND" : "INTERNAL_ERROR", text.slice(0, 500) || `HTTP ${status}`);
+}
+
+function isConnectionError(err: unknown): boolean {
+  const code = (err as { cause?: { code?: string } })?.cause?.code;
+  return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE" || (err instanceof TypeError && /fetch failed/.test(err.message));
+}
+
+function describe(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } })?.cause;
+  return cause?.code ?? cause?.message ?? (err instanceof Error ? err.message : String(err));
+}
+
+function backoff(attempt: number): number {
+  return Math.min(2000, 100 * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
