@@ -6,6 +6,7 @@ import { createTrackingServices, registerTrackingRoutes } from "../tracking/inde
 import { MlflowError } from "./errors.js";
 import { isApiPath } from "./routing.js";
 import { VERSION } from "../version.js";
+import { registerWebUi } from "./web.js";
 
 export interface AppOptions {
   /** An already open database; otherwise the config's backend store URI is opened. */
@@ -69,6 +70,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
 
   const tracking = await createTrackingServices(db, config.defaultArtifactRoot);
   registerTrackingRoutes(app, tracking);
+  registerWebUi(app, config);
 
   return app;
 }
