@@ -1,17 +1,23 @@
 import type { SqlDriver } from "../store/driver.js";
 import { ExperimentService } from "./experiments.js";
-import { compileExperimentSearch } from "./search.js";
+import { RunStore } from "./run-store.js";
+import { RunService } from "./runs.js";
+import { experimentCompiler } from "./search.js";
 import { TrackingStore } from "./store.js";
 import type { TrackingServices } from "./routes.js";
 
 export { registerTrackingRoutes, type TrackingServices } from "./routes.js";
-export { joinUri } from "./experiments.js";
+export { joinUri, ExperimentService } from "./experiments.js";
+export { RunService, RUN_NAME_TAG } from "./runs.js";
+export { RunStore, INPUT_LINKS, toWire } from "./run-store.js";
+export { TrackingStore } from "./store.js";
 export type * from "./types.js";
 
 /** Builds the tracking services on an open database. */
 export async function createTrackingServices(db: SqlDriver, defaultArtifactRoot: string): Promise<TrackingServices> {
   const store = new TrackingStore(db);
-  const experiments = new ExperimentService(store, defaultArtifactRoot, compileExperimentSearch);
+  const experiments = new ExperimentService(store, defaultArtifactRoot, experimentCompiler(db.dialect));
   await experiments.init();
-  return { experiments };
+  const runs = new RunService(new RunStore(db), store);
+  return { experiments, runs };
 }

@@ -1,10 +1,40 @@
 import type { FastifyInstance } from "fastify";
-import { input, optString, optStringList, optTags, reqString, optInt } from "../api/params.js";
+import { input, optArray, optString, optStringList, optTags, reqString, optInt, type Input } from "../api/params.js";
+import { invalidParameter } from "../api/errors.js";
 import { mlflowRoute } from "../api/routing.js";
 import { parseViewType, type ExperimentService } from "./experiments.js";
+import { parseRunStatus, type RunService } from "./runs.js";
+import { validateBatchSize } from "./validation.js";
 
 export interface TrackingServices {
   experiments: ExperimentService;
+  runs: RunService;
+}
+
+/** MLflow accepts a run's id as `run_id` or, from older clients, `run_uuid`. */
+function runIdOf(inp: Input): string {
+  const id = optString(inp, "run_id") || optString(inp, "run_uuid");
+  if (!id) {
+    throw invalidParameter("Missing value for required parameter 'run_id'. See the API docs for more information about request parameters.");
+  }
+  return id;
+}
+
+function required(inp: Input, name: string): unknown {
+  const v = inp[name];
+  if (v === undefined || v === null) {
+    throw invalidParameter(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+  }
+  return v;
+}
+
+/** Tag and param values are strings; numbers and booleans are taken as their text, like protobuf's JSON parser does for scalars. */
+function stringValue(inp: Input, name: string): string {
+  const v = inp[name];
+  if (v === undefined || v === null) return "";
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  throw invalidParameter(`Invalid value ${JSON.stringify(v).slice(0, 100)} for parameter '${name}' supplied: must be a string`);
 }
 
 /** Thin routes: read the request, call a service, shape MLflow's response. */
@@ -66,5 +96,125 @@ export function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices
     const inp = input(req);
     await s.experiments.deleteTag(reqString(inp, "experiment_id"), reqString(inp, "key"));
     return {};
+  });
+
+  registerRunRoutes(app, s.runs);
+}
+
+function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
+  mlflowRoute(app, "POST", "runs/create", async (req) => {
+    const inp = input(req);
+    const run = await runs.create({
+      experimentId: optString(inp, "experiment_id"),
+      userId: optString(inp, "user_id"),
+      runName: optString(inp, "run_name"),
+      startTime: optInt(inp, "start_time"),
+      tags: optTags(inp) ?? [],
+    });
+    return { run };
+  });
+
+  mlflowRoute(app, "GET", "runs/get", async (req) => ({ run: await runs.get(runIdOf(input(req))) }));
+
+  mlflowRoute(app, "POST", "runs/update", async (req) => {
+    const inp = input(req);
+    const status = inp.status === undefined || inp.status === null ? undefined : parseRunStatus(inp.status);
+    const runInfo = await runs.update(runIdOf(inp), { status, endTime: optInt(inp, "end_time"), runName: optString(inp, "run_name") });
+    return { run_info: runInfo };
+  });
+
+  mlflowRoute(app, "POST", "runs/delete", async (req) => {
+    await runs.delete(runIdOf(input(req)));
+    return {};
+  });
+
+  mlflowRoute(app, "POST", "runs/restore", async (req) => {
+    await runs.restore(runIdOf(input(req)));
+    return {};
+  });
+
+  mlflowRoute(app, "POST", "runs/set-tag", async (req) => {
+    const inp = input(req);
+    await runs.setTag(runIdOf(inp), reqString(inp, "key"), stringValue(inp, "value"));
+    return {};
+  });
+
+  mlflowRoute(app, "POST", "runs/delete-tag", async (req) => {
+    const inp = input(req);
+    await runs.deleteTag(runIdOf(inp), reqString(inp, "key"));
+    return {};
+  });
+
+  mlflowRoute(app, "POST", "runs/log-metric", async (req) => {
+    const inp = input(req);
+    const runId = runIdOf(inp);
+    await runs.logMetric(runId, { key: reqString(inp, "key"), value: required(inp, "value"), timestamp: required(inp, "timestamp"), step: inp.step });
+    return {};
+  });
+
+  mlflowRoute(app, "POST", "runs/log-parameter", async (req) => {
+    const inp = input(req);
+    await runs.logParam(runIdOf(inp), reqString(inp, "key"), stringValue(inp, "value"));
+    return {};
+  });
+
+  mlflowRoute(app, "POST", "runs/log-batch", async (req) => {
+    const length = Number(req.headers["content-length"]);
+    validateBatchSize(Number.isFinite(length) ? length : Buffer.byteLength(JSON.stringify(req.body ?? {})));
+    const inp = input(req);
+    await runs.logBatch(runIdOf(inp), { metrics: optArray(inp, "metrics"), params: optArray(inp, "params"), tags: optArray(inp, "tags") });
+    return {};
+  });
+
+  mlflowRoute(app, "POST", "runs/log-inputs", async (req) => {
+    const inp = input(req);
+    await runs.logInputs(runIdOf(inp), optArray(inp, "datasets") ?? [], optArray(inp, "models") ?? []);
+    return {};
+  });
+
+  mlflowRoute(app, "POST", "runs/log-outputs", async (req) => {
+    const inp = input(req);
+    await runs.logOutputs(runIdOf(inp), optArray(inp, "models") ?? []);
+    return {};
+  });
+
+  const search = async (req: Parameters<Parameters<typeof mlflowRoute>[3]>[0]) => {
+    const inp = input(req);
+    const viewRaw = inp.run_view_type;
+    const res = await runs.search({
+      experimentIds: optStringList(inp, "experiment_ids") ?? [],
+      filter: optString(inp, "filter"),
+      viewType: parseViewType(typeof viewRaw === "number" ? viewRaw : optString(inp, "run_view_type")),
+      maxResults: optInt(inp, "max_results"),
+      orderBy: optStringList(inp, "order_by"),
+      pageToken: optString(inp, "page_token"),
+    });
+    return res.nextPageToken ? { runs: res.runs, next_page_token: res.nextPageToken } : { runs: res.runs };
+  };
+  mlflowRoute(app, "POST", "runs/search", search);
+  mlflowRoute(app, "GET", "runs/search", search);
+
+  mlflowRoute(app, "GET", "metrics/get-history", async (req) => {
+    const inp = input(req);
+    const res = await runs.metricHistory(runIdOf(inp), reqString(inp, "metric_key"), optInt(inp, "max_results"), optString(inp, "page_token"));
+    return res.nextPageToken ? { metrics: res.metrics, next_page_token: res.nextPageToken } : { metrics: res.metrics };
+  });
+
+  mlflowRoute(app, "GET", "metrics/get-history-bulk", async (req) => {
+    const inp = input(req);
+    const metrics = await runs.metricHistoryBulk(optStringList(inp, "run_id") ?? [], reqString(inp, "metric_key"), optInt(inp, "max_results"));
+    return { metrics };
+  });
+
+  mlflowRoute(app, "GET", "metrics/get-history-bulk-interval", async (req) => {
+    const inp = input(req);
+    const metrics = await runs.metricHistoryInterval(
+      optStringList(inp, "run_ids") ?? [],
+      reqString(inp, "metric_key"),
+      optInt(inp, "start_step"),
+      optInt(inp, "end_step"),
+      optInt(inp, "max_results"),
+    );
+    return { metrics };
   });
 }

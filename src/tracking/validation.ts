@@ -105,3 +105,120 @@ export function validateMaxResults(n: number | undefined, def: number, max: numb
 function capital(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+/** A non-negative 64-bit integer as protobuf JSON sends it: a number or a decimal string. */
+export function toLong(v: unknown): number | undefined {
+  if (typeof v === "number") return Number.isSafeInteger(v) ? v : undefined;
+  if (typeof v === "string" && /^-?\d{1,16}$/.test(v.trim())) {
+    const n = Number(v.trim());
+    return Number.isSafeInteger(n) ? n : undefined;
+  }
+  return undefined;
+}
+
+/** A double as protobuf JSON sends it: a number, or "NaN" / "Infinity" / "-Infinity" / a numeric string. */
+export function toDouble(v: unknown): number | undefined {
+  if (typeof v === "number") return v;
+  if (typeof v !== "string") return undefined;
+  const t = v.trim();
+  if (t === "NaN" || t === "nan") return NaN;
+  if (t === "Infinity" || t === "inf") return Infinity;
+  if (t === "-Infinity" || t === "-inf") return -Infinity;
+  if (t === "" || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return undefined;
+  return Number(t);
+}
+
+function show(v: unknown): string {
+  return typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
+}
+
+/** Checks one metric the way MLflow's `_validate_metric` does and returns it normalised. */
+export function validateMetric(raw: { key?: unknown; value?: unknown; timestamp?: unknown; step?: unknown }): {
+  key: string;
+  value: number;
+  timestamp: number;
+  step: number;
+} {
+  validateKey("metric", raw.key);
+  const key = raw.key;
+  const value = toDouble(raw.value);
+  if (value === undefined) {
+    throw invalidParameter(
+      `Got invalid value ${show(raw.value)} for metric '${key}' (timestamp=${show(raw.timestamp)}). Please specify value as a valid double (64-bit floating point)`,
+    );
+  }
+  const timestamp = toLong(raw.timestamp);
+  if (timestamp === undefined || timestamp < 0) {
+    throw invalidParameter(
+      `Got invalid timestamp ${show(raw.timestamp)} for metric '${key}' (value=${show(raw.value)}). Timestamp must be a nonnegative long (64-bit integer) `,
+    );
+  }
+  const step = raw.step === undefined || raw.step === null ? 0 : toLong(raw.step);
+  if (step === undefined) {
+    throw invalidParameter(
+      `Got invalid step ${show(raw.step)} for metric '${key}' (value=${show(raw.value)}). Step must be a valid long (64-bit integer).`,
+    );
+  }
+  return { key, value, timestamp, step };
+}
+
+/** Params and tags carry string values; protobuf JSON also lets numbers and booleans through as text. */
+export function toStringValue(kind: "param" | "tag", key: string, v: unknown): string {
+  if (v === undefined || v === null) return "";
+  if (typeof v === "string") return v;
+  if (typeof v === "number" || typeof v === "boolean") return String(v);
+  throw invalidParameter(`Invalid value ${show(v).slice(0, 100)} for ${kind} '${key}': must be a string`);
+}
+
+export function validateParam(key: unknown, value: string): asserts key is string {
+  validateKey("param", key);
+  validateValueLength("param", key, value);
+}
+
+export function validateTag(key: unknown, value: string): asserts key is string {
+  validateKey("tag", key);
+  validateValueLength("tag", key, value);
+}
+
+/** MLflow's log-batch limits, checked before anything else. */
+export function validateBatchLimits(metrics: number, params: number, tags: number): void {
+  const over = (n: number, max: number, what: string) => {
+    if (n > max) {
+      throw invalidParameter(
+        `A batch logging request can contain at most ${max} ${what}. Got ${n} ${what}. Please split up ${what} across multiple requests and try again.`,
+      );
+    }
+  };
+  over(metrics, LIMITS.batchMetrics, "metrics");
+  over(params, LIMITS.batchParamsTags, "params");
+  over(tags, LIMITS.batchParamsTags, "tags");
+  const total = metrics + params + tags;
+  if (total > LIMITS.batchEntities) {
+    throw invalidParameter(
+      `A batch logging request can contain at most ${LIMITS.batchEntities} metrics, params, and tags in total. Got ${total} total. Please split up metrics, params, and tags across multiple requests and try again.`,
+    );
+  }
+}
+
+export function validateBatchSize(bytes: number): void {
+  if (bytes > LIMITS.batchRequestBytes) {
+    throw invalidParameter(`Batched logging API requests must be at most 1 MB in size. Got size ${bytes} bytes.`);
+  }
+}
+
+export function validateDataset(d: { name: string; digest: string; source_type: string; source: string; schema?: string; profile?: string }): void {
+  const check = (field: string, value: string | undefined, max: number, required: boolean) => {
+    if (required && (value === undefined || value === "")) {
+      throw invalidParameter(`Dataset ${field} must be a non-empty string`);
+    }
+    if (value !== undefined && value.length > max) {
+      throw invalidParameter(`Dataset ${field} exceeds the maximum length of ${max}`);
+    }
+  };
+  check("name", d.name, LIMITS.datasetName, true);
+  check("digest", d.digest, LIMITS.datasetDigest, true);
+  check("source_type", d.source_type, LIMITS.datasetName, true);
+  check("source", d.source, LIMITS.datasetSource, true);
+  check("schema", d.schema, LIMITS.datasetSchema, false);
+  check("profile", d.profile, LIMITS.datasetProfile, false);
+}

@@ -1,0 +1,523 @@
+import { randomUUID } from "node:crypto";
+import type { SqlDriver, SqlExecutor, SqlValue } from "../store/driver.js";
+import type { CompiledRunSearch } from "./search.js";
+import type {
+  Dataset,
+  DatasetInput,
+  KeyValue,
+  LifecycleStage,
+  MetricPoint,
+  ModelInput,
+  ModelOutput,
+  Run,
+  RunStatus,
+  WireMetric,
+  WireNumber,
+} from "./types.js";
+
+/** The columns of `runs` a service needs to decide whether a write is allowed. */
+export interface RunRow {
+  run_uuid: string;
+  name: string | null;
+  experiment_id: number | string;
+  user_id: string | null;
+  status: RunStatus;
+  start_time: number | null;
+  end_time: number | null;
+  deleted_time: number | null;
+  lifecycle_stage: LifecycleStage;
+  artifact_uri: string | null;
+}
+
+export interface NewRun {
+  runId: string;
+  experimentId: string;
+  name: string;
+  userId: string;
+  status: RunStatus;
+  startTime: number;
+  artifactUri: string;
+  tags: KeyValue[];
+}
+
+/** A metric with the run it belongs to, as the bulk history endpoints return it. */
+export interface RunMetric extends WireMetric {
+  run_id: string;
+}
+
+interface MetricRow {
+  run_uuid?: string;
+  key: string;
+  value: number;
+  timestamp: number;
+  step: number;
+  is_nan: number;
+}
+
+/** How the `inputs` table links runs, datasets and logged models. */
+export const INPUT_LINKS = {
+  /** A dataset used by a run: DATASET(dataset_uuid) → RUN(run_id). */
+  dataset: { source: "DATASET", destination: "RUN" },
+  /** A logged model a run read: MODEL_INPUT(model_id) → RUN(run_id). */
+  modelInput: { source: "MODEL_INPUT", destination: "RUN" },
+  /** A logged model a run produced: RUN(run_id) → MODEL_OUTPUT(model_id), with the step it was logged at. */
+  modelOutput: { source: "RUN", destination: "MODEL_OUTPUT" },
+} as const;
+
+/** Non-finite numbers in MLflow's JSON spelling. */
+export function toWire(value: number, isNan: number | boolean = false): WireNumber {
+  if (isNan || Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "Infinity";
+  if (value === -Infinity) return "-Infinity";
+  return value;
+}
+
+function wireMetric(r: MetricRow): WireMetric {
+  return { key: r.key, value: toWire(Number(r.value), Number(r.is_nan)), timestamp: Number(r.timestamp), step: Number(r.step) };
+}
+
+/** A stored value: NaN is kept as 0 with is_nan set, the way MLflow's schema does. */
+function storedValue(v: number): [number, number] {
+  return Number.isNaN(v) ? [0, 1] : [v, 0];
+}
+
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => "?").join(", ");
+}
+
+/** Rows per multi-row INSERT on PostgreSQL (one round trip each). */
+const PG_CHUNK = 500;
+
+/**
+ * SQL for runs, params, metrics, tags and inputs, written once for SQLite
+ * and PostgreSQL against the {@link SqlDriver} seam.
+ */
+export class RunStore {
+  constructor(readonly db: SqlDriver) {}
+
+  /** Inserts many rows with one statement shape; PostgreSQL gets multi-row VALUES to save round trips. */
+  private async insertMany(ex: SqlExecutor, head: string, columns: number, tail: string, rows: SqlValue[][]): Promise<void> {
+    if (rows.length === 0) return;
+    const one = `(${placeholders(columns)})`;
+    if (ex.dialect === "sqlite" || rows.length === 1) {
+      await ex.runMany(`${head} VALUES ${one} ${tail}`, rows);
+      return;
+    }
+    for (let i = 0; i < rows.length; i += PG_CHUNK) {
+      const chunk = rows.slice(i, i + PG_CHUNK);
+      await ex.run(`${head} VALUES ${chunk.map(() => one).join(", ")} ${tail}`, chunk.flat());
+    }
+  }
+
+  // ------------------------------------------------------------ runs
+
+  async createRun(r: NewRun): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.run(
+        `INSERT INTO runs (run_uuid, name, experiment_id, user_id, status, start_time, end_time, deleted_time, source_type, source_name, entry_point_name, source_version, lifecycle_stage, artifact_uri)
+         VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, 'UNKNOWN', '', '', '', 'active', ?)`,
+        [r.runId, r.name, Number(r.experimentId), r.userId, r.status, r.startTime, r.artifactUri],
+      );
+      await this.upsertTags(tx, r.runId, r.tags);
+    });
+  }
+
+  async getRunRow(runId: string): Promise<RunRow | undefined> {
+    return this.db.get<RunRow>(
+      "SELECT run_uuid, name, experiment_id, user_id, status, start_time, end_time, deleted_time, lifecycle_stage, artifact_uri FROM runs WHERE run_uuid = ?",
+      [runId],
+    );
+  }
+
+  async updateRun(runId: string, fields: { status?: RunStatus; endTime?: number; name?: string }): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      const sets: string[] = [];
+      const params: SqlValue[] = [];
+      if (fields.status !== undefined) {
+        sets.push("status = ?");
+        params.push(fields.status);
+      }
+      if (fields.endTime !== undefined) {
+        sets.push("end_time = ?");
+        params.push(fields.endTime);
+      }
+      if (fields.name !== undefined) {
+        sets.push("name = ?");
+        params.push(fields.name);
+      }
+      if (sets.length) await tx.run(`UPDATE runs SET ${sets.join(", ")} WHERE run_uuid = ?`, [...params, runId]);
+      if (fields.name !== undefined) await this.upsertTags(tx, runId, [{ key: "mlflow.runName", value: fields.name }]);
+    });
+  }
+
+  async setRunLifecycle(runIds: readonly string[], stage: LifecycleStage, deletedTime: number | null): Promise<void> {
+    if (runIds.length === 0) return;
+    await this.db.run(`UPDATE runs SET lifecycle_stage = ?, deleted_time = ? WHERE run_uuid IN (${placeholders(runIds.length)})`, [
+      stage,
+      deletedTime,
+      ...runIds,
+    ]);
+  }
+
+  /** Removes runs and everything logged to them (the garbage collector's last step). */
+  async purgeRuns(runIds: readonly string[]): Promise<void> {
+    if (runIds.length === 0) return;
+    await this.db.transaction(async (tx) => {
+      const ph = placeholders(runIds.length);
+      for (const table of ["metrics", "latest_metrics", "params", "tags"]) {
+        await tx.run(`DELETE FROM ${table} WHERE run_uuid IN (${ph})`, runIds);
+      }
+      await tx.run(`DELETE FROM input_tags WHERE input_uuid IN (SELECT input_uuid FROM inputs WHERE destination_type = 'RUN' AND destination_id IN (${ph}))`, runIds);
+      await tx.run(`DELETE FROM inputs WHERE (destination_type = 'RUN' AND destination_id IN (${ph})) OR (source_type = 'RUN' AND source_id IN (${ph}))`, [...runIds, ...runIds]);
+      await tx.run(`DELETE FROM runs WHERE run_uuid IN (${ph})`, runIds);
+    });
+  }
+
+  // ------------------------------------------------------------ tags, params, metrics
+
+  private async upsertTags(ex: SqlExecutor, runId: string, tags: readonly KeyValue[]): Promise<void> {
+    if (tags.length === 0) return;
+    const last = new Map<string, string>();
+    for (const t of tags) last.set(t.key, t.value);
+    await this.insertMany(
+      ex,
+      "INSERT INTO tags (run_uuid, key, value)",
+      3,
+      "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+      [...last].map(([k, v]) => [runId, k, v]),
+    );
+    const runName = last.get("mlflow.runName");
+    if (runName !== undefined) await ex.run("UPDATE runs SET name = ? WHERE run_uuid = ?", [runName, runId]);
+  }
+
+  async setTags(runId: string, tags: readonly KeyValue[]): Promise<void> {
+    await this.db.transaction((tx) => this.upsertTags(tx, runId, tags));
+  }
+
+  async deleteTag(runId: string, key: string): Promise<boolean> {
+    const r = await this.db.run("DELETE FROM tags WHERE run_uuid = ? AND key = ?", [runId, key]);
+    return r.changes > 0;
+  }
+
+  /**
+   * Metrics, params and tags in one transaction. Returns the first param
+   * whose stored value differs from the new one (nothing is written then).
+   */
+  async logBatch(
+    runId: string,
+    metrics: readonly MetricPoint[],
+    params: readonly KeyValue[],
+    tags: readonly KeyValue[],
+  ): Promise<{ conflict?: { key: string; old: string; new: string } }> {
+    return this.db.transaction(async (tx) => {
+      if (params.length > 0) {
+        const existing = await tx.all<{ key: string; value: string }>(
+          `SELECT key, value FROM params WHERE run_uuid = ? AND key IN (${placeholders(params.length)})`,
+          [runId, ...params.map((p) => p.key)],
+        );
+        const old = new Map(existing.map((r) => [r.key, r.value]));
+        for (const p of params) {
+          const was = old.get(p.key);
+          if (was !== undefined && was !== p.value) {
+            // Rolling back keeps the batch all-or-nothing.
+            throw new ParamConflict({ key: p.key, old: was, new: p.value });
+          }
+        }
+        const fresh = params.filter((p) => !old.has(p.key));
+        await this.insertMany(tx, "INSERT INTO params (run_uuid, key, value)", 3, "ON CONFLICT (run_uuid, key) DO NOTHING", fresh.map((p) => [runId, p.key, p.value]));
+      }
+      if (metrics.length > 0) await this.insertMetrics(tx, runId, metrics);
+      await this.upsertTags(tx, runId, tags);
+      return {};
+    }).catch((err: unknown) => {
+      if (err instanceof ParamConflict) return { conflict: err.conflict };
+      throw err;
+    });
+  }
+
+  private async insertMetrics(tx: SqlExecutor, runId: string, metrics: readonly MetricPoint[]): Promise<void> {
+    const rows: SqlValue[][] = [];
+    // The newest point per key, by (step, timestamp, value), feeds latest_metrics with one upsert per key.
+    const latest = new Map<string, { value: number; isNan: number; timestamp: number; step: number }>();
+    for (const m of metrics) {
+      const [value, isNan] = storedValue(m.value);
+      rows.push([runId, m.key, value, m.timestamp, m.step, isNan]);
+      const cur = latest.get(m.key);
+      if (
+        !cur ||
+        m.step > cur.step ||
+        (m.step === cur.step && (m.timestamp > cur.timestamp || (m.timestamp === cur.timestamp && value > cur.value)))
+      ) {
+        latest.set(m.key, { value, isNan, timestamp: m.timestamp, step: m.step });
+      }
+    }
+    await this.insertMany(
+      tx,
+      "INSERT INTO metrics (run_uuid, key, value, timestamp, step, is_nan)",
+      6,
+      "ON CONFLICT (run_uuid, key, step, timestamp, value, is_nan) DO NOTHING",
+      rows,
+    );
+    await this.insertMany(
+      tx,
+      "INSERT INTO latest_metrics (run_uuid, key, value, timestamp, step, is_nan)",
+      6,
+      `ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, is_nan = excluded.is_nan
+       WHERE excluded.step > latest_metrics.step
+          OR (excluded.step = latest_metrics.step AND (excluded.timestamp > latest_metrics.timestamp
+          OR (excluded.timestamp = latest_metrics.timestamp AND excluded.value > latest_metrics.value)))`,
+      [...latest].map(([key, l]) => [runId, key, l.value, l.timestamp, l.step, l.isNan]),
+    );
+  }
+
+  // ------------------------------------------------------------ inputs and outputs
+
+  async logInputs(runId: string, experimentId: string, datasets: readonly DatasetInput[], models: readonly ModelInput[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      for (const d of datasets) {
+        const ds = d.dataset;
+        const row = await tx.get<{ dataset_uuid: string }>(
+          `INSERT INTO datasets (dataset_uuid, experiment_id, name, digest, dataset_source_type, dataset_source, dataset_schema, dataset_profile)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (experiment_id, name, digest) DO UPDATE SET name = excluded.name
+           RETURNING dataset_uuid`,
+          [randomUUID().replace(/-/g, ""), Number(experimentId), ds.name, ds.digest, ds.source_type, ds.source, ds.schema ?? null, ds.profile ?? null],
+        );
+        const input = await tx.get<{ input_uuid: string }>(
+          `INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step)
+           VALUES (?, 'DATASET', ?, 'RUN', ?, 0)
+           ON CONFLICT (source_type, source_id, destination_type, destination_id) DO UPDATE SET step = inputs.step
+           RETURNING input_uuid`,
+          [randomUUID().replace(/-/g, ""), row!.dataset_uuid, runId],
+        );
+        if (d.tags.length > 0) {
+          await this.insertMany(
+            tx,
+            "INSERT INTO input_tags (input_uuid, name, value)",
+            3,
+            "ON CONFLICT (input_uuid, name) DO UPDATE SET value = excluded.value",
+            d.tags.map((t) => [input!.input_uuid, t.key, t.value]),
+          );
+        }
+      }
+      await this.insertMany(
+        tx,
+        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step)",
+        6,
+        "ON CONFLICT (source_type, source_id, destination_type, destination_id) DO NOTHING",
+        models.map((m) => [randomUUID().replace(/-/g, ""), INPUT_LINKS.modelInput.source, m.model_id, INPUT_LINKS.modelInput.destination, runId, 0]),
+      );
+    });
+  }
+
+  async logOutputs(runId: string, models: readonly ModelOutput[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await this.insertMany(
+        tx,
+        "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step)",
+        6,
+        "ON CONFLICT (source_type, source_id, destination_type, destination_id) DO UPDATE SET step = excluded.step",
+        models.map((m) => [randomUUID().replace(/-/g, ""), INPUT_LINKS.modelOutput.source, runId, INPUT_LINKS.modelOutput.destination, m.model_id, m.step]),
+      );
+    });
+  }
+
+  /** The runs that logged a model as an output, oldest link first. */
+  async runsProducingModel(modelId: string): Promise<{ run_id: string; step: number }[]> {
+    const rows = await this.db.all<{ source_id: string; step: number }>(
+      "SELECT source_id, step FROM inputs WHERE destination_type = ? AND destination_id = ? AND source_type = ? ORDER BY source_id",
+      [INPUT_LINKS.modelOutput.destination, modelId, INPUT_LINKS.modelOutput.source],
+    );
+    return rows.map((r) => ({ run_id: r.source_id, step: Number(r.step) }));
+  }
+
+  // ------------------------------------------------------------ reading runs
+
+  /** Full runs (info, latest metrics, params, tags, inputs, outputs) in the order of `ids`; unknown ids are skipped. */
+  async getRuns(ids: readonly string[]): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    const ph = placeholders(ids.length);
+    const list = [...ids];
+    const [rows, metrics, params, tags, links] = await Promise.all([
+      this.db.all<RunRow>(
+        `SELECT run_uuid, name, experiment_id, user_id, status, start_time, end_time, deleted_time, lifecycle_stage, artifact_uri FROM runs WHERE run_uuid IN (${ph})`,
+        list,
+      ),
+      this.db.all<MetricRow>(`SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN (${ph}) ORDER BY key`, list),
+      this.db.all<{ run_uuid: string; key: string; value: string }>(`SELECT run_uuid, key, value FROM params WHERE run_uuid IN (${ph}) ORDER BY key`, list),
+      this.db.all<{ run_uuid: string; key: string; value: string | null }>(`SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (${ph}) ORDER BY key`, list),
+      this.db.all<{ input_uuid: string; source_type: string; source_id: string; destination_type: string; destination_id: string; step: number }>(
+        `SELECT input_uuid, source_type, source_id, destination_type, destination_id, step FROM inputs
+         WHERE (destination_type = 'RUN' AND destination_id IN (${ph})) OR (source_type = 'RUN' AND source_id IN (${ph}))
+         ORDER BY input_uuid`,
+        [...list, ...list],
+      ),
+    ]);
+    const byRun = <T extends { run_uuid?: string }>(items: T[]) => {
+      const m = new Map<string, T[]>();
+      for (const it of items) {
+        const k = it.run_uuid!;
+        let arr = m.get(k);
+        if (!arr) m.set(k, (arr = []));
+        arr.push(it);
+      }
+      return m;
+    };
+    const metricMap = byRun(metrics);
+    const paramMap = byRun(params);
+    const tagMap = byRun(tags);
+
+    const datasetLinks = links.filter((l) => l.source_type === "DATASET");
+    const datasets = new Map<string, Dataset>();
+    const inputTags = new Map<string, KeyValue[]>();
+    if (datasetLinks.length > 0) {
+      const dsIds = [...new Set(datasetLinks.map((l) => l.source_id))];
+      const inIds = datasetLinks.map((l) => l.input_uuid);
+      const [dsRows, tagRows] = await Promise.all([
+        this.db.all<{ dataset_uuid: string; name: string; digest: string; dataset_source_type: string; dataset_source: string; dataset_schema: string | null; dataset_profile: string | null }>(
+          `SELECT dataset_uuid, name, digest, dataset_source_type, dataset_source, dataset_schema, dataset_profile FROM datasets WHERE dataset_uuid IN (${placeholders(dsIds.length)})`,
+          dsIds,
+        ),
+        this.db.all<{ input_uuid: string; name: string; value: string }>(
+          `SELECT input_uuid, name, value FROM input_tags WHERE input_uuid IN (${placeholders(inIds.length)}) ORDER BY name`,
+          inIds,
+        ),
+      ]);
+      for (const d of dsRows) {
+        const ds: Dataset = { name: d.name, digest: d.digest, source_type: d.dataset_source_type, source: d.dataset_source };
+        if (d.dataset_schema !== null) ds.schema = d.dataset_schema;
+        if (d.dataset_profile !== null) ds.profile = d.dataset_profile;
+        datasets.set(d.dataset_uuid, ds);
+      }
+      for (const t of tagRows) {
+        let arr = inputTags.get(t.input_uuid);
+        if (!arr) inputTags.set(t.input_uuid, (arr = []));
+        arr.push({ key: t.name, value: t.value });
+      }
+    }
+
+    const rowMap = new Map(rows.map((r) => [r.run_uuid, r]));
+    const out: Run[] = [];
+    for (const id of list) {
+      const r = rowMap.get(id);
+      if (!r) continue;
+      const mine = links.filter((l) => l.destination_id === id || l.source_id === id);
+      out.push({
+        info: runInfo(r),
+        data: {
+          metrics: (metricMap.get(id) ?? []).map(wireMetric),
+          params: (paramMap.get(id) ?? []).map((p) => ({ key: p.key, value: p.value })),
+          tags: (tagMap.get(id) ?? []).map((t) => ({ key: t.key, value: t.value ?? "" })),
+        },
+        inputs: {
+          dataset_inputs: mine
+            .filter((l) => l.source_type === "DATASET" && datasets.has(l.source_id))
+            .map((l) => ({ tags: inputTags.get(l.input_uuid) ?? [], dataset: datasets.get(l.source_id)! })),
+          model_inputs: mine.filter((l) => l.source_type === INPUT_LINKS.modelInput.source).map((l) => ({ model_id: l.source_id })),
+        },
+        outputs: {
+          model_outputs: mine
+            .filter((l) => l.destination_type === INPUT_LINKS.modelOutput.destination)
+            .map((l) => ({ model_id: l.destination_id, step: Number(l.step) })),
+        },
+      });
+    }
+    return out;
+  }
+
+  /** One page of run ids matching a compiled search, in order. */
+  async searchRunIds(experimentIds: readonly number[], lifecycle: string, q: CompiledRunSearch, limit: number, offset: number): Promise<string[]> {
+    if (experimentIds.length === 0) return [];
+    const rows = await this.db.all<{ run_uuid: string }>(
+      `SELECT r.run_uuid FROM runs r ${q.joins}
+       WHERE r.experiment_id IN (${placeholders(experimentIds.length)}) AND (${lifecycle}) AND (${q.where})
+       ORDER BY ${q.order} LIMIT ? OFFSET ?`,
+      [...q.joinParams, ...experimentIds, ...q.whereParams, limit, offset],
+    );
+    return rows.map((r) => r.run_uuid);
+  }
+
+  // ------------------------------------------------------------ metric history
+
+  async metricHistory(runId: string, key: string, limit: number, offset: number): Promise<WireMetric[]> {
+    const rows = await this.db.all<MetricRow>(
+      "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value LIMIT ? OFFSET ?",
+      [runId, key, limit, offset],
+    );
+    return rows.map(wireMetric);
+  }
+
+  async metricHistoryBulk(runIds: readonly string[], key: string, limit: number): Promise<RunMetric[]> {
+    const rows = await this.db.all<MetricRow>(
+      `SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid IN (${placeholders(runIds.length)}) AND key = ?
+       ORDER BY run_uuid, step, timestamp, value LIMIT ?`,
+      [...runIds, key, limit],
+    );
+    return rows.map((r) => ({ ...wireMetric(r), run_id: r.run_uuid! }));
+  }
+
+  /**
+   * Up to about `maxPoints` points of one run's metric between two steps,
+   * evenly spread over the step range and always holding the first and last
+   * step. Every lookup is an index seek, so a million points cost the same
+   * as a thousand.
+   */
+  async sampledMetricHistory(runId: string, key: string, startStep: number | undefined, endStep: number | undefined, maxPoints: number): Promise<RunMetric[]> {
+    const lo = startStep ?? Number.MIN_SAFE_INTEGER;
+    const hi = endStep ?? Number.MAX_SAFE_INTEGER;
+    const first = await this.db.get<{ step: number }>(
+      "SELECT step FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? AND step <= ? ORDER BY step ASC LIMIT 1",
+      [runId, key, lo, hi],
+    );
+    if (!first) return [];
+    const last = await this.db.get<{ step: number }>(
+      "SELECT step FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? AND step <= ? ORDER BY step DESC LIMIT 1",
+      [runId, key, lo, hi],
+    );
+    const min = Number(first.step);
+    const max = Number(last!.step);
+    let rows: MetricRow[];
+    if (max - min + 1 <= maxPoints) {
+      rows = await this.db.all<MetricRow>(
+        "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? AND step <= ? ORDER BY step, timestamp, value",
+        [runId, key, min, max],
+      );
+    } else {
+      const targets = new Set<number>([min, max]);
+      const n = Math.max(2, maxPoints);
+      for (let i = 1; i < n - 1; i++) targets.add(min + Math.round((i * (max - min)) / (n - 1)));
+      const ts = [...targets];
+      // Each target step seeks the first logged step at or after it; the distinct steps found are read back.
+      rows = await this.db.all<MetricRow>(
+        `WITH targets(s) AS (VALUES ${ts.map(() => "(CAST(? AS BIGINT))").join(", ")}),
+              picked AS (SELECT DISTINCT (SELECT x.step FROM metrics x WHERE x.run_uuid = ? AND x.key = ? AND x.step >= t.s AND x.step <= ? ORDER BY x.step LIMIT 1) AS step FROM targets t)
+         SELECT m.key, m.value, m.timestamp, m.step, m.is_nan FROM picked p JOIN metrics m ON m.run_uuid = ? AND m.key = ? AND m.step = p.step
+         ORDER BY m.step, m.timestamp, m.value`,
+        [...ts, runId, key, max, runId, key],
+      );
+    }
+    return rows.map((r) => ({ ...wireMetric(r), run_id: runId }));
+  }
+}
+
+class ParamConflict extends Error {
+  constructor(readonly conflict: { key: string; old: string; new: string }) {
+    super("param conflict");
+  }
+}
+
+export function runInfo(r: RunRow): Run["info"] {
+  const info: Run["info"] = {
+    run_id: r.run_uuid,
+    run_uuid: r.run_uuid,
+    run_name: r.name ?? "",
+    experiment_id: String(r.experiment_id),
+    user_id: r.user_id ?? "",
+    status: r.status,
+    start_time: Number(r.start_time ?? 0),
+    artifact_uri: r.artifact_uri ?? "",
+    lifecycle_stage: r.lifecycle_stage,
+  };
+  if (r.end_time !== null && r.end_time !== undefined) info.end_time = Number(r.end_time);
+  return info;
+}
