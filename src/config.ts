@@ -123,3 +123,40 @@ export function resolveTrackingUri(flag: string | undefined, env: Env = process.
 export function processEnv(): Env {
   return process.env;
 }
+
+/** Connection settings for S3-compatible artifact storage, from the variables the mlflow client reads. */
+export interface S3Settings {
+  /** `MLFLOW_S3_ENDPOINT_URL`: a custom S3-compatible endpoint (MinIO, Ceph, moto…); path-style addressing is used with it. */
+  endpointUrl?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  /** `AWS_REGION`, then `AWS_DEFAULT_REGION`, then `us-east-1`. */
+  region: string;
+  /** `MLFLOW_S3_IGNORE_TLS`: skip TLS certificate verification. */
+  ignoreTls: boolean;
+}
+
+/** Reads S3 settings; a malformed endpoint or flag stops with one line. */
+export function loadS3Settings(env: Env = process.env): S3Settings {
+  const endpointUrl = env.MLFLOW_S3_ENDPOINT_URL?.trim() || undefined;
+  if (endpointUrl !== undefined) {
+    let parsed: URL;
+    try {
+      parsed = new URL(endpointUrl);
+    } catch {
+      throw new ConfigError(`MLFLOW_S3_ENDPOINT_URL must be a URL such as http://127.0.0.1:9000, got '${endpointUrl}'`);
+    }
+    if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+      throw new ConfigError(`MLFLOW_S3_ENDPOINT_URL must use http or https, got '${endpointUrl}'`);
+    }
+  }
+  return {
+    endpointUrl,
+    accessKeyId: env.AWS_ACCESS_KEY_ID || undefined,
+    secretAccessKey: env.AWS_SECRET_ACCESS_KEY || undefined,
+    sessionToken: env.AWS_SESSION_TOKEN || undefined,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
+    ignoreTls: env.MLFLOW_S3_IGNORE_TLS ? parseBool(env.MLFLOW_S3_IGNORE_TLS, "MLFLOW_S3_IGNORE_TLS") : false,
+  };
+}

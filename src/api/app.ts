@@ -3,6 +3,7 @@ import type { ServerConfig } from "../config.js";
 import { openDatabase } from "../store/factory.js";
 import type { SqlDriver } from "../store/driver.js";
 import { createTrackingServices, registerTrackingRoutes } from "../tracking/index.js";
+import { registerArtifactRoutes } from "../artifacts/index.js";
 import { MlflowError } from "./errors.js";
 import { isApiPath } from "./routing.js";
 import { VERSION } from "../version.js";
@@ -39,7 +40,8 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS") return;
     if (!isApiPath(req.url)) return;
     const type = req.headers["content-type"] ?? "";
-    if (FORM_TYPES.test(type)) {
+    // PUT never passes as a simple cross-site request, and the mlflow client uploads text artifacts as text/plain.
+    if (req.method !== "PUT" && FORM_TYPES.test(type)) {
       throw new MlflowError("BAD_REQUEST", `Content-Type '${type}' is not accepted: send application/json`);
     }
     if ((req.method === "POST" || req.method === "PATCH") && !req.url.includes("/mlflow-artifacts/") && !/^application\/json/i.test(type)) {
@@ -70,6 +72,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
 
   const tracking = await createTrackingServices(db, config.defaultArtifactRoot);
   registerTrackingRoutes(app, tracking);
+  await registerArtifactRoutes(app, config);
   registerWebUi(app, config);
 
   return app;

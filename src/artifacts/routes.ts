@@ -1,0 +1,383 @@
+import { Readable } from "node:stream";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { MlflowError, invalidParameter, notFound } from "../api/errors.js";
+import { input, optString, reqString, type Input } from "../api/params.js";
+import { API_PREFIXES } from "../api/routing.js";
+import type { ServerConfig } from "../config.js";
+import { artifactRepositoryFromUri, type RepositoryOptions } from "./factory.js";
+import { guessContentType } from "./mime.js";
+import { joinArtifactPath, safeArtifactPath } from "./paths.js";
+import { MAX_PART_NUMBER, type ArtifactRepository, type ByteRange, type UploadedPart } from "./repository.js";
+
+/** Where the proxy routes live; the UI uses the ajax prefix. */
+export const ARTIFACT_PREFIXES = ["/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/"] as const;
+
+/**
+ * Lookups the artifact routes need from other domains: the tracking service
+ * provides a run's artifact URI, the registry a model version's source.
+ */
+export interface ArtifactSources {
+  runArtifactUri?: (runId: string) => Promise<string>;
+  modelVersionSource?: (name: string, version: string) => Promise<string>;
+}
+
+/** A repository and the path inside it that an artifact URI names. */
+export interface ArtifactLocation {
+  repository: ArtifactRepository;
+  path: string;
+}
+
+interface ArtifactState {
+  config: ServerConfig;
+  proxy: ArtifactRepository;
+  sources: ArtifactSources;
+  repoCache: Map<string, ArtifactRepository>;
+  repoOptions: RepositoryOptions;
+}
+
+const states = new WeakMap<FastifyInstance, ArtifactState>();
+const pendingSources = new WeakMap<FastifyInstance, ArtifactSources>();
+
+/**
+ * Tells the artifact routes how to find a run's artifact URI and a model
+ * version's source. Call it with the root app, before or after
+ * {@link registerArtifactRoutes}.
+ */
+export function provideArtifactSources(app: FastifyInstance, sources: ArtifactSources): void {
+  const state = states.get(app);
+  if (state) Object.assign(state.sources, sources);
+  else pendingSources.set(app, { ...pendingSources.get(app), ...sources });
+}
+
+function proxyDisabled(url: string): MlflowError {
+  return new MlflowError(
+    "TEMPORARILY_UNAVAILABLE",
+    `Endpoint ${url.split("?")[0]} is disabled because the server runs with --no-serve-artifacts; start it with --serve-artifacts to proxy artifacts`,
+  );
+}
+
+const PROXY_ANCHOR = "/api/2.0/mlflow-artifacts/artifacts";
+
+/**
+ * Resolves an artifact URI (a run's artifact root, a model version's source)
+ * to the repository that holds it and the path inside: `mlflow-artifacts:`
+ * and `http(s)://…/api/2.0/mlflow-artifacts/artifacts/…` URIs map into the
+ * proxied destination, `runs:/<id>/…` through the run's artifact URI, other
+ * URIs through {@link artifactRepositoryFromUri}.
+ */
+export async function resolveArtifactLocation(app: FastifyInstance, uri: string, depth = 0): Promise<ArtifactLocation> {
+  const state = states.get(app);
+  if (!state) throw new Error("registerArtifactRoutes has not been called on this app");
+  if (/^mlflow-artifacts:/i.test(uri) || (/^https?:\/\//i.test(uri) && uri.includes(PROXY_ANCHOR))) {
+    if (!state.config.serveArtifacts) throw proxyDisabled("mlflow-artifacts");
+    let rest: string;
+    if (/^mlflow-artifacts:/i.test(uri)) {
+      rest = uri.replace(/^mlflow-artifacts:(\/\/[^/]*)?/i, "");
+    } else {
+      rest = new URL(uri).pathname.split(PROXY_ANCHOR)[1] ?? "";
+    }
+    return { repository: state.proxy, path: safeArtifactPath(stripSlashes(safeDecode(rest))) };
+  }
+  const runs = /^runs:\/(?:\/)?([^/]+)(?:\/(.*))?$/.exec(uri);
+  if (runs) {
+    if (depth > 2) throw invalidParameter(`Artifact URI '${uri}' refers to itself`);
+    const resolver = state.sources.runArtifactUri;
+    if (!resolver) throw new MlflowError("NOT_IMPLEMENTED", "Run artifact URIs cannot be resolved on this server");
+    const base = await resolveArtifactLocation(app, await resolver(runs[1]!), depth + 1);
+    return { repository: base.repository, path: joinArtifactPath(base.path, safeArtifactPath(runs[2] ?? "")) };
+  }
+  if (/^models:/i.test(uri)) throw invalidParameter(`Artifact URI '${uri}' cannot be served directly`);
+  let repository = state.repoCache.get(uri);
+  if (!repository) {
+    repository = artifactRepositoryFromUri(uri, state.repoOptions);
+    if (state.repoCache.size >= 64) state.repoCache.delete(state.repoCache.keys().next().value!);
+    state.repoCache.set(uri, repository);
+  }
+  return { repository, path: "" };
+}
+
+function stripSlashes(p: string): string {
+  return p.replace(/^\/+|\/+$/g, "");
+}
+
+function safeDecode(p: string): string {
+  try {
+    return decodeURIComponent(p);
+  } catch {
+    throw invalidParameter(`Invalid artifact URI path '${p.slice(0, 200)}'`);
+  }
+}
+
+/** Parses a single-range `Range` header; `undefined` means "send everything". */
+export function parseRange(header: string | undefined, size: number): ByteRange | undefined | "unsatisfiable" {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === "" && m[2] === "")) return undefined; // multiple or malformed ranges: ignore, as RFC 9110 allows
+  if (m[1] === "") {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return "unsatisfiable";
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (!Number.isSafeInteger(start) || start >= size || end < start) return "unsatisfiable";
+  return { start, end };
+}
+
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]/g, "_").replace(/["\\]/g, "_");
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+}
+
+/** Streams one artifact, honouring `Range`. */
+async function sendArtifact(req: FastifyRequest, reply: FastifyReply, repo: ArtifactRepository, path: string): Promise<FastifyReply> {
+  const info = await repo.stat(path);
+  if (!info) throw notFound(`No such artifact: '${path}'`);
+  if (info.isDir) throw invalidParameter(`Artifact path refers to a directory, not a file: '${path}'`);
+  const size = info.fileSize ?? 0;
+  const range = parseRange(req.headers.range, size);
+  const name = path.slice(path.lastIndexOf("/") + 1);
+  reply
+    .header("Content-Type", guessContentType(name))
+    .header("Content-Disposition", contentDisposition(name))
+    .header("X-Content-Type-Options", "nosniff")
+    .header("Content-Security-Policy", "default-src 'none'; sandbox")
+    .header("Accept-Ranges", "bytes");
+  if (range === "unsatisfiable") {
+    return reply
+      .status(416)
+      .header("Content-Range", `bytes */${size}`)
+      .type("application/json")
+      .send({ error_code: "INVALID_PARAMETER_VALUE", message: `Range '${req.headers.range}' is outside the ${size}-byte artifact` });
+  }
+  if (req.method === "HEAD") {
+    return reply.header("Content-Length", String(size)).send();
+  }
+  if (range) {
+    const stream = await repo.openRead(path, range);
+    return reply
+      .status(206)
+      .header("Content-Range", `bytes ${range.start}-${range.end}/${size}`)
+      .header("Content-Length", String(range.end - range.start + 1))
+      .send(stream);
+  }
+  const stream = size === 0 ? Readable.from([]) : await repo.openRead(path);
+  return reply.header("Content-Length", String(size)).send(stream);
+}
+
+function wildcard(req: FastifyRequest): string {
+  return (req.params as Record<string, string | undefined>)["*"] ?? "";
+}
+
+function contentLength(req: FastifyRequest): number | undefined {
+  const raw = req.headers["content-length"];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+function requestBody(req: FastifyRequest): Readable {
+  if (contentLength(req) === 0) return Readable.from([]);
+  return (req.body as Readable | undefined) ?? req.raw;
+}
+
+function interrupted(err: unknown, req: FastifyRequest): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (req.raw.destroyed || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE") {
+    return new MlflowError("BAD_REQUEST", "The upload was interrupted before the whole body arrived");
+  }
+  return err;
+}
+
+function origin(req: FastifyRequest): string {
+  const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v)?.split(",")[0]?.trim();
+  const proto = first(req.headers["x-forwarded-proto"]) ?? req.protocol;
+  const host = first(req.headers["x-forwarded-host"]) ?? req.host;
+  return `${proto === "https" ? "https" : "http"}://${host}`;
+}
+
+/** The file name at the end of a client-side path (`/tmp/x/model.pkl`, `C:\\x\\model.pkl`). */
+function baseName(localPath: string): string {
+  const parts = localPath.split(/[\\/]/);
+  return parts[parts.length - 1] ?? "";
+}
+
+function mpuTarget(req: FastifyRequest, inp: Input): string {
+  const dir = safeArtifactPath(wildcard(req));
+  const name = baseName(reqString(inp, "path"));
+  if (name === "" || name === "." || name === "..") throw invalidParameter(`Invalid path '${String(inp.path).slice(0, 200)}': no file name`);
+  return joinArtifactPath(dir, safeArtifactPath(name));
+}
+
+function partNumberOf(raw: unknown): number {
+  const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PART_NUMBER) {
+    throw invalidParameter(`Invalid part_number ${JSON.stringify(raw)}: must be an integer between 1 and ${MAX_PART_NUMBER}`);
+  }
+  return n;
+}
+
+function partsOf(inp: Input): UploadedPart[] {
+  const raw = inp.parts;
+  if (!Array.isArray(raw) || raw.length === 0) throw invalidParameter("Missing value for required parameter 'parts'");
+  return raw.map((p) => {
+    if (!p || typeof p !== "object") throw invalidParameter("Each part must be an object with part_number and etag");
+    const o = p as Input;
+    return { partNumber: partNumberOf(o.part_number), etag: reqString(o, "etag") };
+  });
+}
+
+/**
+ * Registers the artifact proxy (`/api/2.0/mlflow-artifacts/...`, also under
+ * `/ajax-api/`), the run artifact listing (`/api/2.0/mlflow/artifacts/list`)
+ * and the UI's `/get-artifact` and `/model-versions/get-artifact`.
+ */
+export async function registerArtifactRoutes(app: FastifyInstance, config: ServerConfig, repoOptions: RepositoryOptions = {}): Promise<void> {
+  // Validate the destination at boot; connections are made on first use.
+  const proxy = artifactRepositoryFromUri(config.artifactsDestination, repoOptions);
+  const state: ArtifactState = { config, proxy, sources: { ...pendingSources.get(app) }, repoCache: new Map(), repoOptions };
+  states.set(app, state);
+  pendingSources.delete(app);
+  app.addHook("onClose", async () => {
+    for (const repo of [proxy, ...state.repoCache.values()]) (repo as { close?: () => void }).close?.();
+  });
+
+  const guard = (req: FastifyRequest): ArtifactRepository => {
+    if (!config.serveArtifacts) throw proxyDisabled(req.url);
+    return proxy;
+  };
+
+  // Bodies of artifact uploads go to the repository as raw streams, whatever their type and size.
+  await app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser("*", (_req, payload, done) => done(null, payload));
+    for (const prefix of ARTIFACT_PREFIXES) {
+      raw.put(`${prefix}artifacts/*`, async (req) => {
+        const repo = guard(req);
+        const path = safeArtifactPath(wildcard(req));
+        if (path === "") throw invalidParameter("An artifact path naming a file is required");
+        try {
+          await repo.write(path, requestBody(req), { contentLength: contentLength(req) });
+        } catch (err) {
+          throw interrupted(err, req);
+        }
+        return {};
+      });
+
+      raw.put(`${prefix}mpu/upload/*`, async (req, reply) => {
+        const repo = guard(req);
+        const q = req.query as Input;
+        const path = safeArtifactPath(wildcard(req));
+        const uploadId = reqString(q, "upload_id");
+        const partNumber = partNumberOf(optString(q, "part_number"));
+        let part: UploadedPart;
+        try {
+          part = await repo.uploadPart(path, uploadId, partNumber, requestBody(req), { contentLength: contentLength(req) });
+        } catch (err) {
+          throw interrupted(err, req);
+        }
+        return reply.header("ETag", `"${part.etag}"`).send({});
+      });
+    }
+  });
+
+  for (const prefix of ARTIFACT_PREFIXES) {
+    app.get(`${prefix}artifacts/*`, async (req, reply) => sendArtifact(req, reply, guard(req), safeArtifactPath(wildcard(req))));
+
+    app.get(`${prefix}artifacts`, async (req) => {
+      const repo = guard(req);
+      const path = safeArtifactPath(optString(input(req), "path"));
+      const files = await repo.list(path);
+      return {
+        files: files.map((f) => {
+          const name = f.path.slice(f.path.lastIndexOf("/") + 1);
+          return f.isDir ? { path: name, is_dir: true } : { path: name, is_dir: false, file_size: f.fileSize ?? 0 };
+        }),
+      };
+    });
+
+    app.delete(`${prefix}artifacts/*`, async (req) => {
+      const repo = guard(req);
+      await repo.delete(safeArtifactPath(wildcard(req)));
+      return {};
+    });
+
+    const create = async (req: FastifyRequest) => {
+      const repo = guard(req);
+      const inp = input(req);
+      const target = mpuTarget(req, inp);
+      const rawParts = inp.num_parts ?? 1;
+      const numParts = typeof rawParts === "string" && /^\d+$/.test(rawParts) ? Number(rawParts) : rawParts;
+      if (typeof numParts !== "number" || !Number.isInteger(numParts) || numParts < 0 || numParts > MAX_PART_NUMBER) {
+        throw invalidParameter(`Invalid num_parts ${JSON.stringify(rawParts)}: must be an integer between 0 and ${MAX_PART_NUMBER}`);
+      }
+      const { uploadId } = await repo.createMultipartUpload(target);
+      const base = `${origin(req)}${prefix}mpu/upload/${target.split("/").map(encodeURIComponent).join("/")}?upload_id=${encodeURIComponent(uploadId)}`;
+      return {
+        upload_id: uploadId,
+        credentials: Array.from({ length: numParts }, (_, i) => ({ url: `${base}&part_number=${i + 1}`, part_number: i + 1, headers: {} })),
+      };
+    };
+    const complete = async (req: FastifyRequest) => {
+      const repo = guard(req);
+      const inp = input(req);
+      await repo.completeMultipartUpload(mpuTarget(req, inp), reqString(inp, "upload_id"), partsOf(inp));
+      return {};
+    };
+    const abort = async (req: FastifyRequest) => {
+      const repo = guard(req);
+      const inp = input(req);
+      await repo.abortMultipartUpload(mpuTarget(req, inp), reqString(inp, "upload_id"));
+      return {};
+    };
+    for (const [verb, handler] of [["create", create], ["complete", complete], ["abort", abort]] as const) {
+      app.post(`${prefix}mpu/${verb}`, handler);
+      app.post(`${prefix}mpu/${verb}/*`, handler);
+    }
+  }
+
+  const requireSources = <K extends keyof ArtifactSources>(key: K): NonNullable<ArtifactSources[K]> => {
+    const fn = state.sources[key];
+    if (!fn) throw new MlflowError("NOT_IMPLEMENTED", `Artifact lookups by ${key === "runArtifactUri" ? "run" : "model version"} are not available on this server`);
+    return fn as NonNullable<ArtifactSources[K]>;
+  };
+
+  for (const prefix of API_PREFIXES) {
+    app.get(`${prefix}artifacts/list`, async (req) => {
+      const inp = input(req);
+      const runId = optString(inp, "run_id") || optString(inp, "run_uuid");
+      if (!runId) throw invalidParameter("Missing value for required parameter 'run_id'. See the API docs for more information about request parameters.");
+      const rel = safeArtifactPath(optString(inp, "path"));
+      optString(inp, "page_token");
+      const rootUri = await requireSources("runArtifactUri")(runId);
+      const loc = await resolveArtifactLocation(app, rootUri);
+      const files = await loc.repository.list(joinArtifactPath(loc.path, rel));
+      return {
+        root_uri: rootUri,
+        files: files.map((f) => {
+          const p = joinArtifactPath(rel, f.path.slice(f.path.lastIndexOf("/") + 1));
+          return f.isDir ? { path: p, is_dir: true } : { path: p, is_dir: false, file_size: f.fileSize ?? 0 };
+        }),
+      };
+    });
+  }
+
+  app.get("/get-artifact", async (req, reply) => {
+    const q = req.query as Input;
+    const runId = optString(q, "run_id") || optString(q, "run_uuid");
+    if (!runId) throw invalidParameter("Missing value for required parameter 'run_id'");
+    const rel = safeArtifactPath(reqString(q, "path"));
+    const loc = await resolveArtifactLocation(app, await requireSources("runArtifactUri")(runId));
+    return sendArtifact(req, reply, loc.repository, joinArtifactPath(loc.path, rel));
+  });
+
+  app.get("/model-versions/get-artifact", async (req, reply) => {
+    const q = req.query as Input;
+    const name = reqString(q, "name");
+    const version = reqString(q, "version");
+    const rel = safeArtifactPath(reqString(q, "path"));
+    const loc = await resolveArtifactLocation(app, await requireSources("modelVersionSource")(name, version));
+    return sendArtifact(req, reply, loc.repository, joinArtifactPath(loc.path, rel));
+  });
+}
