@@ -3,6 +3,10 @@ import { ConfigError } from "../config.js";
 import { MlflowError } from "../api/errors.js";
 import { VERSION } from "../version.js";
 import { registerServerCommand } from "./server.js";
+import { registerExperimentsCommand } from "./experiments.js";
+import { registerRunsCommand } from "./runs.js";
+import { registerArtifactsCommand } from "./artifacts.js";
+import { ApiError } from "../client/http.js";
 
 /** Error a command raises to print one line and exit non-zero. */
 export class CliError extends Error {
@@ -21,6 +25,9 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride();
   registerServerCommand(program);
+  registerExperimentsCommand(program);
+  registerRunsCommand(program);
+  registerArtifactsCommand(program);
   return program;
 }
 
@@ -38,6 +45,10 @@ export async function main(argv: string[]): Promise<void> {
     const message =
       err instanceof MlflowError
         ? `${err.errorCode}: ${err.message}`
+        : err instanceof ApiError
+          ? err.errorCode === "CONNECTION_ERROR" || err.status === 0
+            ? `${err.message}${err.errorCode === "CONNECTION_ERROR" ? " (is the server running? set --tracking-uri or MLFLOW_TRACKING_URI)" : ""}`
+            : `${err.errorCode}: ${err.message}`
         : err instanceof ConfigError || err instanceof CliError
           ? err.message
           : err instanceof Error

@@ -79,21 +79,40 @@ export class HttpTransport {
     return res;
   }
 
-  private async fetchWithRetry(method: string, path: string, query: Query, body: BodyInit | undefined, headers: Record<string, string>): Promise<Response> {
+  /**
+   * A file transfer: no overall timeout (a large file may take minutes), and
+   * a streamed body given as a factory is replayed on retry by calling it again.
+   * Throws {@link ApiError} on failure; the caller reads the response body.
+   */
+  async transfer(method: string, path: string, body?: () => BodyInit | AsyncIterable<Uint8Array>, headers: Record<string, string> = {}, query: Query = {}): Promise<Response> {
+    const res = await this.fetchWithRetry(method, path, query, body as (() => BodyInit) | undefined, headers, 0);
+    if (!res.ok) throw toApiError(res.status, await res.text());
+    return res;
+  }
+
+  private async fetchWithRetry(
+    method: string,
+    path: string,
+    query: Query,
+    body: BodyInit | (() => BodyInit) | undefined,
+    headers: Record<string, string>,
+    timeoutMs = this.timeoutMs,
+  ): Promise<Response> {
     const url = `${this.baseUrl}${path}${queryString(query)}`;
-    // Streams cannot be replayed, so only buffered bodies are retried.
-    const replayable = body === undefined || typeof body === "string" || body instanceof Uint8Array;
+    // A stream cannot be replayed, so only buffered bodies and body factories are retried.
+    const replayable = body === undefined || typeof body === "string" || body instanceof Uint8Array || typeof body === "function";
     let attempt = 0;
     for (;;) {
       attempt++;
       try {
+        const payload = typeof body === "function" ? body() : body;
         const init: RequestInit & { duplex?: string } = {
           method,
           headers: { ...this.headers, ...headers },
-          body,
-          signal: AbortSignal.timeout(this.timeoutMs),
+          body: payload,
         };
-        if (body !== undefined && !replayable) init.duplex = "half";
+        if (timeoutMs > 0) init.signal = AbortSignal.timeout(timeoutMs);
+        if (payload !== undefined && typeof payload !== "string" && !(payload instanceof Uint8Array)) init.duplex = "half";
         const res = await fetch(url, init);
         if (RETRYABLE_STATUS.has(res.status) && replayable && attempt < this.maxRetries) {
           await res.arrayBuffer().catch(() => undefined);
@@ -103,6 +122,7 @@ export class HttpTransport {
         return res;
       } catch (err) {
         if (!replayable || attempt >= this.maxRetries || !isConnectionError(err)) {
+          if (isTimeout(err)) throw new ApiError(0, "TIMEOUT", `${method} ${this.baseUrl}${path} timed out after ${timeoutMs} ms`);
           throw new ApiError(0, "CONNECTION_ERROR", `cannot reach ${this.baseUrl}: ${describe(err)}`);
         }
         await sleep(backoff(attempt));
@@ -138,6 +158,10 @@ function toApiError(status: number, text: string): ApiError {
 function isConnectionError(err: unknown): boolean {
   const code = (err as { cause?: { code?: string } })?.cause?.code;
   return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "UND_ERR_SOCKET" || code === "EPIPE" || (err instanceof TypeError && /fetch failed/.test(err.message));
+}
+
+function isTimeout(err: unknown): boolean {
+  return err instanceof DOMException && (err.name === "TimeoutError" || err.name === "AbortError");
 }
 
 function describe(err: unknown): string {
