@@ -4,6 +4,7 @@ import { openDatabase } from "../store/factory.js";
 import type { SqlDriver } from "../store/driver.js";
 import { createTrackingServices, registerTrackingRoutes } from "../tracking/index.js";
 import { registerArtifactRoutes } from "../artifacts/index.js";
+import { registerRegistry } from "../registry/index.js";
 import { MlflowError } from "./errors.js";
 import { isApiPath } from "./routing.js";
 import { VERSION } from "../version.js";
@@ -72,6 +73,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
 
   const tracking = await createTrackingServices(db, config.defaultArtifactRoot);
   registerTrackingRoutes(app, tracking);
+  registerRegistry(app, db, config);
   await registerArtifactRoutes(app, config);
   registerWebUi(app, config);
 

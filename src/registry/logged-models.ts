@@ -1,0 +1,152 @@
+import crypto from "node:crypto";
+import { invalidParameter, invalidState, notFound } from "../api/errors.js";
+import { decodePageToken, encodePageToken } from "../api/params.js";
+import { parseFilter } from "./filter.js";
+import type { RegistryStore } from "./store.js";
+import { LOGGED_MODEL_STATUSES, type KeyValue, type LoggedModel, type LoggedModelStatus } from "./types.js";
+import { REGISTRY_LIMITS, validateLoggedModelName, validateMaxResults, validateTags } from "./validation.js";
+
+const ADJECTIVES = ["agile", "bold", "calm", "deft", "eager", "fair", "glad", "hardy", "keen", "lucid", "merry", "nimble", "quiet", "rapid", "sly", "tidy", "vivid", "witty"];
+const NOUNS = ["ant", "bass", "crane", "doe", "eel", "finch", "gnu", "hawk", "ibis", "jay", "koala", "lark", "mole", "newt", "owl", "puma", "quail", "robin", "seal", "toad", "wren", "yak"];
+
+function randomName(): string {
+  const pick = <T>(a: T[]) => a[crypto.randomInt(a.length)]!;
+  return `${pick(ADJECTIVES)}-${pick(NOUNS)}-${crypto.randomInt(1000)}`;
+}
+
+function joinUri(root: string, ...parts: string[]): string {
+  let out = root;
+  for (const p of parts) out = out.endsWith("/") ? `${out}${p}` : `${out}/${p}`;
+  return out;
+}
+
+/** Reads a logged-model status from its name or proto number. */
+export function parseLoggedModelStatus(raw: unknown): LoggedModelStatus {
+  if (typeof raw === "number" && LOGGED_MODEL_STATUSES[raw]) return LOGGED_MODEL_STATUSES[raw]!;
+  if (typeof raw === "string") {
+    const up = raw.toUpperCase();
+    if (/^\d+$/.test(up) && LOGGED_MODEL_STATUSES[Number(up)]) return LOGGED_MODEL_STATUSES[Number(up)]!;
+    const full = up.startsWith("LOGGED_MODEL_") ? up : `LOGGED_MODEL_${up}`;
+    if ((LOGGED_MODEL_STATUSES as readonly string[]).includes(full)) return full as LoggedModelStatus;
+  }
+  throw invalidParameter(`Invalid logged model status ${JSON.stringify(raw)}: use LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED`);
+}
+
+export interface LoggedModelSearch {
+  experimentIds: string[];
+  filter?: string;
+  orderBy?: { field_name?: unknown; ascending?: unknown }[];
+  maxResults?: number;
+  pageToken?: string;
+}
+
+/**
+ * MLflow 3 logged models: created PENDING by `log_model`, their files
+ * uploaded under `<experiment artifact location>/models/<model_id>/artifacts`,
+ * then finalized READY (or UPLOAD_FAILED).
+ */
+export class LoggedModelService {
+  constructor(
+    private readonly store: RegistryStore,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(inp: { experimentId: string; name?: string; modelType?: string; sourceRunId?: string; params: KeyValue[]; tags: KeyValue[] }): Promise<LoggedModel> {
+    const name = inp.name === "" ? undefined : inp.name;
+    validateLoggedModelName(name);
+    validateTags(inp.tags);
+    const exp = await this.store.getExperiment(inp.experimentId);
+    if (!exp) throw notFound(`No Experiment with id=${inp.experimentId} exists`);
+    if (exp.lifecycle_stage !== "active") throw invalidState(`The experiment ${inp.experimentId} must be in the 'active' state. Current state is ${exp.lifecycle_stage}.`);
+    if (inp.sourceRunId) {
+      const run = await this.store.getRun(inp.sourceRunId);
+      if (!run) throw notFound(`Run with id=${inp.sourceRunId} not found`);
+    }
+    const modelId = `m-${crypto.randomUUID().replace(/-/g, "")}`;
+    const ts = this.now();
+    await this.store.createLoggedModel(
+      {
+        model_id: modelId,
+        experiment_id: Number(exp.experiment_id),
+        name: name ?? randomName(),
+        artifact_location: joinUri(exp.artifact_location, "models", modelId, "artifacts"),
+        creation_timestamp_ms: ts,
+        last_updated_timestamp_ms: ts,
+        status: LOGGED_MODEL_STATUSES.indexOf("LOGGED_MODEL_PENDING"),
+        lifecycle_stage: "active",
+        model_type: inp.modelType || null,
+        source_run_id: inp.sourceRunId || null,
+        status_message: null,
+      },
+      inp.params,
+      inp.tags,
+    );
+    return this.get(modelId);
+  }
+
+  async get(modelId: string, allowDeleted = false): Promise<LoggedModel> {
+    const m = await this.store.getLoggedModel(modelId, allowDeleted);
+    if (!m) throw notFound(`Logged model with ID '${modelId}' not found.`);
+    return m;
+  }
+
+  private async requireActive(modelId: string): Promise<void> {
+    const row = await this.store.getLoggedModelRow(modelId);
+    if (!row) throw notFound(`Logged model with ID '${modelId}' not found.`);
+  }
+
+  async finalize(modelId: string, rawStatus: unknown): Promise<LoggedModel> {
+    const status = parseLoggedModelStatus(rawStatus);
+    if (status !== "LOGGED_MODEL_READY" && status !== "LOGGED_MODEL_UPLOAD_FAILED") {
+      throw invalidParameter(`Invalid status '${status}' to finalize a logged model: use LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED`);
+    }
+    await this.requireActive(modelId);
+    await this.store.finalizeLoggedModel(modelId, status, this.now());
+    return this.get(modelId);
+  }
+
+  async delete(modelId: string): Promise<void> {
+    await this.requireActive(modelId);
+    await this.store.deleteLoggedModel(modelId, this.now());
+  }
+
+  async setTags(modelId: string, tags: KeyValue[]): Promise<void> {
+    validateTags(tags);
+    await this.requireActive(modelId);
+    await this.store.setLoggedModelTags(modelId, tags, this.now());
+  }
+
+  async deleteTag(modelId: string, key: string): Promise<void> {
+    await this.requireActive(modelId);
+    if (!(await this.store.deleteLoggedModelTag(modelId, key))) {
+      throw notFound(`No tag with key '${key}' found for model with ID '${modelId}'.`);
+    }
+  }
+
+  async logParams(modelId: string, params: KeyValue[]): Promise<void> {
+    for (const p of params) {
+      if (!p.key) throw invalidParameter("Logged model params need a key");
+      if (p.value.length > 8000) throw invalidParameter(`Param value for '${p.key}' exceeds 8000 characters`);
+    }
+    await this.requireActive(modelId);
+    await this.store.logLoggedModelParams(modelId, params);
+  }
+
+  async search(q: LoggedModelSearch): Promise<{ models: LoggedModel[]; nextPageToken?: string }> {
+    if (q.experimentIds.length === 0) throw invalidParameter("Missing value for required parameter 'experiment_ids'. See the API docs for more information about request parameters.");
+    const ids = q.experimentIds.map((id) => {
+      if (!/^\d{1,15}$/.test(id)) throw invalidParameter(`Invalid experiment ID '${id}'`);
+      return Number(id);
+    });
+    const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchLoggedModelsDefault, REGISTRY_LIMITS.searchLoggedModelsMax);
+    const order = (q.orderBy ?? []).map((o) => {
+      if (!o || typeof o.field_name !== "string" || !o.field_name) throw invalidParameter("Each order_by entry needs a field_name");
+      return { field: o.field_name, ascending: o.ascending === undefined ? true : o.ascending === true || o.ascending === "true" };
+    });
+    const sql = this.store.compileLoggedModelQuery(ids, parseFilter(q.filter), order);
+    const state = decodePageToken(q.pageToken);
+    const offset = typeof state?.offset === "number" && Number.isSafeInteger(state.offset) && state.offset >= 0 ? state.offset : 0;
+    const rows = await this.store.searchLoggedModels(sql, limit + 1, offset);
+    return { models: rows.slice(0, limit), nextPageToken: rows.length > limit ? encodePageToken({ offset: offset + limit }) : undefined };
+  }
+}
