@@ -1,0 +1,57 @@
+import { Link, match, useLocation } from "./router.js";
+import { ExperimentsPage } from "./pages/experiments.js";
+import { RunsPage } from "./pages/runs.js";
+import { RunPage } from "./pages/run.js";
+import { ComparePage } from "./pages/compare.js";
+import { ModelsPage, ModelPage, ModelVersionPage } from "./pages/models.js";
+
+function Route() {
+  const { pathname } = useLocation();
+  let m: Record<string, string> | undefined;
+  if (pathname === "/" || pathname === "/experiments") return <ExperimentsPage />;
+  if ((m = match("/experiments/:id", pathname))) return <RunsPage experimentId={m.id!} />;
+  if ((m = match("/experiments/:id/runs/:runId", pathname))) return <RunPage experimentId={m.id!} runId={m.runId!} />;
+  if ((m = match("/runs/:runId", pathname))) return <RunPage runId={m.runId!} />;
+  if (pathname === "/compare") return <ComparePage />;
+  if (pathname === "/models") return <ModelsPage />;
+  if ((m = match("/models/:name", pathname))) return <ModelPage name={m.name!} />;
+  if ((m = match("/models/:name/versions/:version", pathname))) return <ModelVersionPage name={m.name!} version={m.version!} />;
+  return (
+    <main className="page" id="main">
+      <h1>Page not found</h1>
+      <p>
+        Nothing lives at <code>{pathname}</code>. <Link to="/">Go to experiments</Link>.
+      </p>
+    </main>
+  );
+}
+
+export function App() {
+  const { pathname } = useLocation();
+  const section = pathname.startsWith("/models") ? "models" : "experiments";
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/" className="brand" aria-label="mloop home">
+          <svg viewBox="0 0 32 32" width="22" height="22" aria-hidden="true">
+            <rect width="32" height="32" rx="7" fill="currentColor" />
+            <path d="M8 21c3-9 6-9 8 0s5 9 8 0" fill="none" stroke="#fff" strokeWidth="3" strokeLinecap="round" />
+          </svg>
+          mloop
+        </Link>
+        <nav aria-label="Sections">
+          <Link to="/" aria-current={section === "experiments" ? "page" : undefined}>
+            Experiments
+          </Link>
+          <Link to="/models" aria-current={section === "models" ? "page" : undefined}>
+            Models
+          </Link>
+        </nav>
+      </header>
+      <Route />
+    </>
+  );
+}
