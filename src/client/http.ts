@@ -27,6 +27,9 @@ export interface TransportOptions {
 
 export type Query = Record<string, string | number | boolean | readonly (string | number)[] | undefined>;
 
+/** A body fetch accepts (`BodyInit` is a global only with the DOM lib, which the build leaves out). */
+export type RequestBody = NonNullable<RequestInit["body"]>;
+
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 export class HttpTransport {
@@ -73,7 +76,7 @@ export class HttpTransport {
   }
 
   /** A raw request (streams, binary bodies); the caller reads the response. Throws {@link ApiError} on failure. */
-  async raw(method: string, path: string, query: Query = {}, body?: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+  async raw(method: string, path: string, query: Query = {}, body?: RequestBody, headers: Record<string, string> = {}): Promise<Response> {
     const res = await this.fetchWithRetry(method, path, query, body, headers);
     if (!res.ok) throw toApiError(res.status, await res.text());
     return res;
@@ -84,8 +87,8 @@ export class HttpTransport {
    * a streamed body given as a factory is replayed on retry by calling it again.
    * Throws {@link ApiError} on failure; the caller reads the response body.
    */
-  async transfer(method: string, path: string, body?: () => BodyInit | AsyncIterable<Uint8Array>, headers: Record<string, string> = {}, query: Query = {}): Promise<Response> {
-    const res = await this.fetchWithRetry(method, path, query, body as (() => BodyInit) | undefined, headers, 0);
+  async transfer(method: string, path: string, body?: () => RequestBody | AsyncIterable<Uint8Array>, headers: Record<string, string> = {}, query: Query = {}): Promise<Response> {
+    const res = await this.fetchWithRetry(method, path, query, body as (() => RequestBody) | undefined, headers, 0);
     if (!res.ok) throw toApiError(res.status, await res.text());
     return res;
   }
@@ -94,7 +97,7 @@ export class HttpTransport {
     method: string,
     path: string,
     query: Query,
-    body: BodyInit | (() => BodyInit) | undefined,
+    body: RequestBody | (() => RequestBody) | undefined,
     headers: Record<string, string>,
     timeoutMs = this.timeoutMs,
   ): Promise<Response> {
