@@ -1,0 +1,338 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
+import { parseRange, provideArtifactSources } from "./routes.js";
+
+const A = "/api/2.0/mlflow-artifacts/artifacts";
+
+describe("artifact proxy", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeTestApp();
+  });
+  afterAll(async () => t.close());
+
+  const put = (p: string, payload: string | Buffer, type = "application/octet-stream") =>
+    t.app.inject({ method: "PUT", url: `${A}/${p}`, payload, headers: { "content-type": type } });
+  const get = (url: string, headers: Record<string, string> = {}) => t.app.inject({ method: "GET", url, headers });
+
+  it("uploads, downloads, lists and deletes like the mlflow client expects", async () => {
+    expect((await put("1/abc/artifacts/model/MLmodel", "flavors: {}\n", "text/plain")).statusCode).toBe(200);
+    expect((await put("1/abc/artifacts/model/model.pkl", Buffer.alloc(300, 7))).statusCode).toBe(200);
+    expect((await put("1/abc/artifacts/metrics.json", '{"a":1}', "application/json")).statusCode).toBe(200);
+
+    const dl = await get(`${A}/1/abc/artifacts/model/MLmodel`);
+    expect(dl.statusCode).toBe(200);
+    expect(dl.body).toBe("flavors: {}\n");
+    expect(dl.headers["content-type"]).toBe("text/plain");
+    expect(dl.headers["content-length"]).toBe("12");
+    expect(dl.headers["content-disposition"]).toContain('filename="MLmodel"');
+    expect(dl.headers["x-content-type-options"]).toBe("nosniff");
+
+    // A JSON upload is stored byte for byte, not parsed and re-serialised.
+    expect((await get(`${A}/1/abc/artifacts/metrics.json`)).body).toBe('{"a":1}');
+
+    const list = await get(`${A}?path=1/abc/artifacts`);
+    expect(list.json()).toEqual({
+      files: [
+        { path: "metrics.json", is_dir: false, file_size: 7 },
+        { path: "model", is_dir: true },
+      ],
+    });
+    expect((await get(`${A}?path=1/abc/artifacts/model`)).json()).toEqual({
+      files: [
+        { path: "MLmodel", is_dir: false, file_size: 12 },
+        { path: "model.pkl", is_dir: false, file_size: 300 },
+      ],
+    });
+    expect((await get(`${A}?path=nothing/here`)).json()).toEqual({ files: [] });
+    expect((await get(A)).json()).toEqual({ files: [{ path: "1", is_dir: true }] });
+
+    const del = await t.app.inject({ method: "DELETE", url: `${A}/1/abc/artifacts/model` });
+    expect(del.statusCode).toBe(200);
+    expect((await get(`${A}?path=1/abc/artifacts`)).json()).toEqual({ files: [{ path: "metrics.json", is_dir: false, file_size: 7 }] });
+    expect((await get(`${A}/1/abc/artifacts/model/MLmodel`)).statusCode).toBe(404);
+  });
+
+  it("accepts uploads without a Content-Type and empty files", async () => {
+    const res = await t.app.inject({ method: "PUT", url: `${A}/raw/none.bin`, payload: Buffer.from([1, 2, 3]) });
+    expect(res.statusCode).toBe(200);
+    expect((await get(`${A}/raw/none.bin`)).rawPayload).toEqual(Buffer.from([1, 2, 3]));
+    expect((await put("raw/empty.txt", "", "text/plain")).statusCode).toBe(200);
+    const empty = await get(`${A}/raw/empty.txt`);
+    expect(empty.statusCode).toBe(200);
+    expect(empty.body).toBe("");
+  });
+
+  it("serves the same routes under /ajax-api", async () => {
+    const up = await t.app.inject({ method: "PUT", url: "/ajax-api/2.0/mlflow-artifacts/artifacts/ajax/x.txt", payload: "x", headers: { "content-type": "text/plain" } });
+    expect(up.statusCode).toBe(200);
+    expect((await get("/ajax-api/2.0/mlflow-artifacts/artifacts/ajax/x.txt")).body).toBe("x");
+    expect((await get("/ajax-api/2.0/mlflow-artifacts/artifacts?path=ajax")).json()).toEqual({ files: [{ path: "x.txt", is_dir: false, file_size: 1 }] });
+  });
+
+  it("answers Range requests with 206 and Content-Range", async () => {
+    await put("range/data.bin", Buffer.from("0123456789"));
+    const mid = await get(`${A}/range/data.bin`, { range: "bytes=2-5" });
+    expect(mid.statusCode).toBe(206);
+    expect(mid.body).toBe("2345");
+    expect(mid.headers["content-range"]).toBe("bytes 2-5/10");
+    expect(mid.headers["content-length"]).toBe("4");
+    const open = await get(`${A}/range/data.bin`, { range: "bytes=7-" });
+    expect([open.statusCode, open.body, open.headers["content-range"]]).toEqual([206, "789", "bytes 7-9/10"]);
+    const suffix = await get(`${A}/range/data.bin`, { range: "bytes=-3" });
+    expect([suffix.statusCode, suffix.body]).toEqual([206, "789"]);
+    const clamp = await get(`${A}/range/data.bin`, { range: "bytes=8-100" });
+    expect([clamp.statusCode, clamp.body, clamp.headers["content-range"]]).toEqual([206, "89", "bytes 8-9/10"]);
+    const beyond = await get(`${A}/range/data.bin`, { range: "bytes=10-20" });
+    expect(beyond.statusCode).toBe(416);
+    expect(beyond.headers["content-range"]).toBe("bytes */10");
+    const multi = await get(`${A}/range/data.bin`, { range: "bytes=0-1,4-5" });
+    expect([multi.statusCode, multi.body]).toEqual([200, "0123456789"]);
+    expect(multi.headers["accept-ranges"]).toBe("bytes");
+  });
+
+  it("sends MLflow's content types", async () => {
+    await put("types/plot.png", Buffer.from([0x89, 0x50]));
+    await put("types/report.html", "<p>x</p>", "text/plain");
+    await put("types/conda.yaml", "name: x", "text/plain");
+    expect((await get(`${A}/types/plot.png`)).headers["content-type"]).toBe("image/png");
+    const html = await get(`${A}/types/report.html`);
+    expect(html.headers["content-type"]).toBe("text/html");
+    expect(html.headers["content-security-policy"]).toContain("sandbox");
+    expect((await get(`${A}/types/conda.yaml`)).headers["content-type"]).toBe("text/plain");
+  });
+
+  it("answers a missing file with 404 RESOURCE_DOES_NOT_EXIST", async () => {
+    const res = await get(`${A}/no/such/file.txt`);
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error_code: "RESOURCE_DOES_NOT_EXIST" });
+  });
+
+  it("answers a folder download with 400", async () => {
+    await put("folder/inner.txt", "i");
+    const res = await get(`${A}/folder`);
+    expect(res.statusCode).toBe(400);
+    expect(res.json()).toMatchObject({ error_code: "INVALID_PARAMETER_VALUE" });
+  });
+
+  it("deleting a missing path succeeds, like MLflow", async () => {
+    expect((await t.app.inject({ method: "DELETE", url: `${A}/never/was` })).statusCode).toBe(200);
+  });
+
+  describe("path safety over HTTP", () => {
+    const bad = (res: { statusCode: number; json(): unknown }) => {
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error_code: "INVALID_PARAMETER_VALUE" });
+    };
+    const secret = () => path.join(t.dir, "secret.txt");
+    beforeAll(() => fs.writeFileSync(secret(), "top secret"));
+
+    it("'..' segments", async () => {
+      bad(await get(`${A}?path=../`));
+      bad(await get(`${A}?path=a/../..`));
+      bad(await t.app.inject({ method: "DELETE", url: `${A}/a/..%2F..` }));
+    });
+
+    it("%2e%2e", async () => {
+      // (app.inject resolves a bare "/%2e%2e/" segment the way browsers do; raw HTTP below sends it as is)
+      bad(await get(`${A}/%2e%2e%2fsecret.txt`));
+      bad(await put("x/%2e%2e%2f%2e%2e%2fescaped.txt", "x"));
+      bad(await get(`${A}?path=%2e%2e`));
+      expect(fs.existsSync(path.join(t.dir, "escaped.txt"))).toBe(false);
+    });
+
+    it("%252e%252e (double encoding)", async () => {
+      bad(await get(`${A}/%252e%252e/secret.txt`));
+      bad(await put("%252e%252e%252fescaped.txt", "x"));
+      bad(await get(`${A}?path=%252e%252e`));
+    });
+
+    it("backslashes", async () => {
+      bad(await get(`${A}/..%5Csecret.txt`));
+      bad(await put("a%5C..%5C..%5Cescaped.txt", "x"));
+    });
+
+    it("absolute paths", async () => {
+      bad(await get(`${A}//etc/passwd`));
+      bad(await get(`${A}?path=/etc`));
+      bad(await put("%2Fetc%2Fescaped", "x"));
+    });
+
+    it("drive letters", async () => {
+      bad(await get(`${A}/C:/Windows/win.ini`));
+      bad(await put("c:%5Cescaped.txt", "x"));
+    });
+
+    it("NUL bytes", async () => {
+      bad(await get(`${A}/model.pkl%00.txt`));
+      bad(await put("x%00y", "x"));
+    });
+
+    it("'#' and '?' tricks", async () => {
+      bad(await get(`${A}/a%23/..%2f..%2fsecret.txt`));
+      bad(await put("a%3F/x", "x"));
+      bad(await get(`${A}?path=a%23b`));
+    });
+
+    it("symlinks inside the root pointing outside", async () => {
+      const root = path.join(t.dir, "artifacts");
+      fs.mkdirSync(root, { recursive: true });
+      fs.symlinkSync(t.dir, path.join(root, "escape"));
+      bad(await get(`${A}/escape/secret.txt`));
+      bad(await get(`${A}?path=escape`));
+      bad(await put("escape/planted.txt", "x"));
+      bad(await t.app.inject({ method: "DELETE", url: `${A}/escape/secret.txt` }));
+      expect(fs.readFileSync(secret(), "utf8")).toBe("top secret");
+      expect(fs.existsSync(path.join(t.dir, "planted.txt"))).toBe(false);
+    });
+
+    it("the staging folder", async () => {
+      bad(await get(`${A}?path=.mloop-uploads`));
+      bad(await put(".mloop-uploads/tmp/x", "x"));
+    });
+  });
+
+  describe("multipart upload", () => {
+    const mpu = (verb: string, dir: string, body: unknown) =>
+      t.app.inject({ method: "POST", url: `/api/2.0/mlflow-artifacts/mpu/${verb}/${dir}`, payload: JSON.stringify(body), headers: { "content-type": "application/json" } });
+
+    it("creates, uploads parts to the returned URLs, and completes", async () => {
+      const created = await mpu("create", "5/run/artifacts/model", { path: "/home/me/tmp/weights.bin", num_parts: 2 });
+      expect(created.statusCode).toBe(200);
+      const c = created.json() as { upload_id: string; credentials: { url: string; part_number: number; headers: object }[] };
+      expect(c.credentials.map((x) => x.part_number)).toEqual([1, 2]);
+      const parts = [];
+      for (const [i, cred] of c.credentials.entries()) {
+        const url = new URL(cred.url);
+        expect(url.origin).toMatch(/^http:\/\//);
+        const up = await t.app.inject({ method: "PUT", url: url.pathname + url.search, payload: i === 0 ? "hello " : "world" });
+        expect(up.statusCode).toBe(200);
+        expect(up.headers.etag).toMatch(/^"[0-9a-f]{32}"$/);
+        parts.push({ part_number: cred.part_number, etag: up.headers.etag, url: cred.url });
+      }
+      const done = await mpu("complete", "5/run/artifacts/model", { path: "/home/me/tmp/weights.bin", upload_id: c.upload_id, parts });
+      expect(done.statusCode).toBe(200);
+      expect((await get(`${A}/5/run/artifacts/model/weights.bin`)).body).toBe("hello world");
+    });
+
+    it("aborts", async () => {
+      const c = (await mpu("create", "6/run/artifacts", { path: "C:\\Users\\me\\big.bin", num_parts: 1 })).json() as { upload_id: string };
+      expect((await mpu("abort", "6/run/artifacts", { path: "C:\\Users\\me\\big.bin", upload_id: c.upload_id })).statusCode).toBe(200);
+      expect((await get(`${A}?path=6/run/artifacts`)).json()).toEqual({ files: [] });
+    });
+
+    it("validates its input", async () => {
+      expect((await mpu("create", "x", { num_parts: 1 })).statusCode).toBe(400);
+      expect((await mpu("create", "x", { path: "a.bin", num_parts: -1 })).statusCode).toBe(400);
+      expect((await mpu("create", "a%2f%2e%2e%2f%2e%2e", { path: "a.bin", num_parts: 1 })).statusCode).toBe(400);
+      expect((await mpu("create", "x", { path: "/tmp/..", num_parts: 1 })).statusCode).toBe(400);
+      expect((await mpu("complete", "x", { path: "a.bin", upload_id: "nope", parts: [{ part_number: 1, etag: "e" }] })).statusCode).toBe(400);
+      const part = await t.app.inject({ method: "PUT", url: "/api/2.0/mlflow-artifacts/mpu/upload/x/a.bin?upload_id=00000000-0000-4000-8000-000000000000&part_number=0", payload: "x" });
+      expect(part.statusCode).toBe(400);
+    });
+  });
+
+  describe("run artifacts", () => {
+    beforeAll(async () => {
+      provideArtifactSources(t.app, {
+        runArtifactUri: async (runId) => {
+          if (runId === "proxied") return "mlflow-artifacts:/9/proxied/artifacts";
+          if (runId === "local") return `file://${path.join(t.dir, "direct-run")}`;
+          throw Object.assign(new (await import("../api/errors.js")).MlflowError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' not found.`));
+        },
+        modelVersionSource: async (name, version) => `mlflow-artifacts:/9/proxied/artifacts/${name}-v${version}`,
+      });
+      await put("9/proxied/artifacts/model/MLmodel", "m", "text/plain");
+      await put("9/proxied/artifacts/plot.png", Buffer.from([1, 2]));
+      await put("9/proxied/artifacts/clf-v3/MLmodel", "v3", "text/plain");
+      fs.mkdirSync(path.join(t.dir, "direct-run", "sub"), { recursive: true });
+      fs.writeFileSync(path.join(t.dir, "direct-run", "sub", "f.txt"), "direct");
+    });
+
+    it("lists a run's proxied artifacts with run-relative paths", async () => {
+      const root = await t.call("GET", "artifacts/list?run_id=proxied");
+      expect(root).toEqual({
+        status: 200,
+        body: {
+          root_uri: "mlflow-artifacts:/9/proxied/artifacts",
+          files: [
+            { path: "clf-v3", is_dir: true },
+            { path: "model", is_dir: true },
+            { path: "plot.png", is_dir: false, file_size: 2 },
+          ],
+        },
+      });
+      const sub = await t.call("GET", "/ajax-api/2.0/mlflow/artifacts/list?run_uuid=proxied&path=model&page_token=");
+      expect(sub.body.files).toEqual([{ path: "model/MLmodel", is_dir: false, file_size: 1 }]);
+    });
+
+    it("lists a run whose artifact URI is a local folder", async () => {
+      const res = await t.call("GET", "artifacts/list?run_id=local&path=sub");
+      expect(res.body.files).toEqual([{ path: "sub/f.txt", is_dir: false, file_size: 6 }]);
+    });
+
+    it("serves /get-artifact and /model-versions/get-artifact", async () => {
+      const a = await get("/get-artifact?run_uuid=proxied&path=model/MLmodel");
+      expect([a.statusCode, a.body, a.headers["content-type"]]).toEqual([200, "m", "text/plain"]);
+      const b = await get("/get-artifact?run_id=local&path=sub/f.txt");
+      expect(b.body).toBe("direct");
+      const mv = await get("/model-versions/get-artifact?name=clf&version=3&path=MLmodel");
+      expect([mv.statusCode, mv.body]).toEqual([200, "v3"]);
+    });
+
+    it("rejects bad input and unknown runs with MLflow errors", async () => {
+      expect((await get("/get-artifact?run_id=proxied&path=../../secret.txt")).statusCode).toBe(400);
+      expect((await get("/get-artifact?run_id=proxied&path=%2e%2e/%2e%2e/x")).statusCode).toBe(400);
+      expect((await get("/model-versions/get-artifact?name=clf&version=3&path=/etc/passwd")).statusCode).toBe(400);
+      expect((await t.call("GET", "artifacts/list?run_id=proxied&path=..")).status).toBe(400);
+      expect((await t.call("GET", "artifacts/list")).status).toBe(400);
+      const missing = await t.call("GET", "artifacts/list?run_id=nope");
+      expect([missing.status, missing.body.error_code]).toEqual([404, "RESOURCE_DOES_NOT_EXIST"]);
+      expect((await get("/get-artifact?run_id=proxied&path=missing.txt")).statusCode).toBe(404);
+    });
+  });
+});
+
+describe("artifact proxy disabled (--no-serve-artifacts)", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeTestApp({ serveArtifacts: false });
+  });
+  afterAll(async () => t.close());
+
+  it("answers every proxy route with 503 and a clear message", async () => {
+    for (const [method, url] of [
+      ["GET", `${A}/x.txt`],
+      ["GET", `${A}?path=x`],
+      ["PUT", `${A}/x.txt`],
+      ["DELETE", `${A}/x.txt`],
+      ["POST", "/api/2.0/mlflow-artifacts/mpu/create/x"],
+    ] as const) {
+      const withBody = method === "PUT" || method === "POST";
+      const res = await t.app.inject({ method, url, payload: withBody ? "{}" : undefined, headers: withBody ? { "content-type": "application/json" } : {} });
+      expect([method, url, res.statusCode]).toEqual([method, url, 503]);
+      expect(res.json().message).toContain("--no-serve-artifacts");
+    }
+  });
+
+  it("still serves runs whose artifacts live in a folder", async () => {
+    fs.mkdirSync(path.join(t.dir, "r"), { recursive: true });
+    fs.writeFileSync(path.join(t.dir, "r", "a.txt"), "a");
+    provideArtifactSources(t.app, { runArtifactUri: async () => `file://${path.join(t.dir, "r")}` });
+    expect((await t.call("GET", "artifacts/list?run_id=x")).body.files).toEqual([{ path: "a.txt", is_dir: false, file_size: 1 }]);
+    expect((await t.app.inject({ method: "GET", url: "/get-artifact?run_id=x&path=a.txt" })).body).toBe("a");
+  });
+});
+
+describe("parseRange", () => {
+  it("parses single ranges and flags unsatisfiable ones", () => {
+    expect(parseRange(undefined, 10)).toBeUndefined();
+    expect(parseRange("bytes=0-0", 10)).toEqual({ start: 0, end: 0 });
+    expect(parseRange("bytes=-20", 10)).toEqual({ start: 0, end: 9 });
+    expect(parseRange("bytes=5-2", 10)).toBe("unsatisfiable");
+    expect(parseRange("bytes=0-", 0)).toBe("unsatisfiable");
+    expect(parseRange("items=0-1", 10)).toBeUndefined();
+  });
+});
