@@ -183,6 +183,7 @@ function requestBody(req: FastifyRequest): Readable {
 }
 
 function interrupted(err: unknown, req: FastifyRequest): unknown {
+  if (err instanceof MlflowError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (req.raw.destroyed || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE") {
     return new MlflowError("BAD_REQUEST", "The upload was interrupted before the whole body arrived");

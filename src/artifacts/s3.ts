@@ -228,7 +228,8 @@ export class S3ArtifactRepository implements ArtifactRepository {
     };
 
     try {
-      for await (const chunk of body as AsyncIterable<Buffer>) {
+      // A failed upload leaves the body to its owner (an HTTP request still has a response to send).
+      for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         chunks.push(chunk);
         buffered += chunk.length;
         size += chunk.length;
@@ -261,7 +262,6 @@ export class S3ArtifactRepository implements ArtifactRepository {
       );
       return { size };
     } catch (err) {
-      body.destroy();
       if (inFlight) await inFlight.catch(() => undefined);
       if (uploadId !== undefined) {
         const id = uploadId;
@@ -314,10 +314,9 @@ export class S3ArtifactRepository implements ArtifactRepository {
       // S3 needs each part's length up front.
       const chunks: Buffer[] = [];
       let total = 0;
-      for await (const chunk of body as AsyncIterable<Buffer>) {
+      for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         total += chunk.length;
         if (total > MAX_UNSIZED_PART) {
-          body.destroy();
           throw invalidParameter(`A part sent without Content-Length may be at most ${MAX_UNSIZED_PART} bytes`);
         }
         chunks.push(chunk);
