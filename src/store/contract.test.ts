@@ -181,6 +181,22 @@ export function runStoreContract(name: string, makeDriver: () => Promise<{ db: S
       expect(await names(undefined, ["metrics.acc"])).toEqual(["b", "a", "c", "d"]);
       expect(await names(undefined, ["params.lr DESC"])).toEqual(["b", "c", "a", "d"]);
       expect(await names(undefined, ["tags.t"])).toEqual(["a", "b", "d", "c"]);
+      // Pages of one and of three cross the valued, NaN and missing segments of a keyed order.
+      for (const [order, expected] of [
+        [["metrics.acc DESC"], ["a", "b", "c", "d"]],
+        [["params.lr"], ["c", "a", "b", "d"]],
+      ] as const) {
+        for (const size of [1, 3]) {
+          const seen: string[] = [];
+          let token: string | undefined;
+          do {
+            const page = await s.runs.search({ experimentIds: [exp], viewType: "ACTIVE_ONLY", orderBy: [...order], maxResults: size, pageToken: token });
+            seen.push(...page.runs.map((r) => r.info.run_name));
+            token = page.nextPageToken;
+          } while (token);
+          expect(seen, `${order} by ${size}`).toEqual(expected);
+        }
+      }
       const p1 = await s.runs.search({ experimentIds: [exp], viewType: "ACTIVE_ONLY", maxResults: 3 });
       const p2 = await s.runs.search({ experimentIds: [exp], viewType: "ACTIVE_ONLY", maxResults: 3, pageToken: p1.nextPageToken });
       expect(p2.runs.map((r) => r.info.run_name)).toEqual(["a"]);

@@ -425,16 +425,32 @@ export class RunStore {
     return out;
   }
 
-  /** One page of run ids matching a compiled search, in order. */
+  /**
+   * One page of run ids matching a compiled search, in order: the page
+   * starts at `offset` of the concatenated segments. A segment is counted
+   * only when the page starts beyond its end.
+   */
   async searchRunIds(experimentIds: readonly number[], lifecycle: string, q: CompiledRunSearch, limit: number, offset: number): Promise<string[]> {
     if (experimentIds.length === 0) return [];
-    const rows = await this.db.all<{ run_uuid: string }>(
-      `SELECT r.run_uuid FROM runs r ${q.joins}
-       WHERE r.experiment_id IN (${placeholders(experimentIds.length)}) AND (${lifecycle}) AND (${q.where})
-       ORDER BY ${q.order} LIMIT ? OFFSET ?`,
-      [...q.joinParams, ...experimentIds, ...q.whereParams, limit, offset],
-    );
-    return rows.map((r) => r.run_uuid);
+    const scope = `r.experiment_id IN (${placeholders(experimentIds.length)}) AND (${lifecycle})`;
+    const out: string[] = [];
+    let skip = offset;
+    for (const seg of q.segments) {
+      const params = [...seg.fromParams, ...experimentIds, ...seg.whereParams];
+      const rows = await this.db.all<{ run_uuid: string }>(
+        `SELECT r.run_uuid FROM ${seg.from} WHERE ${scope} AND ${seg.where} ORDER BY ${seg.order} LIMIT ? OFFSET ?`,
+        [...params, limit - out.length, skip],
+      );
+      out.push(...rows.map((r) => r.run_uuid));
+      if (out.length >= limit) break;
+      if (rows.length > 0 || skip === 0) {
+        skip = 0;
+        continue;
+      }
+      const count = await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${seg.from} WHERE ${scope} AND ${seg.where}`, params);
+      skip = Math.max(0, skip - Number(count?.n ?? 0));
+    }
+    return out;
   }
 
   // ------------------------------------------------------------ metric history

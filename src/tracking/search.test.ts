@@ -61,16 +61,28 @@ describe("search language: tokens and clauses", () => {
   it("never puts user text into SQL: values and keys are bound parameters", () => {
     const evil = "x'); DROP TABLE runs; --";
     const q = compileRunSearch(`params.\`${evil}\` = '${evil.replace(/'/g, "''")}' and tags.a LIKE '${evil.replace(/'/g, "''")}'`, [`tags.\`${evil}\` DESC`], "sqlite");
-    for (const sql of [q.joins, q.where, q.order]) expect(sql).not.toContain("DROP");
-    expect(q.whereParams).toContain(evil);
-    expect(q.joinParams).toEqual([evil]);
+    for (const seg of q.segments) {
+      for (const sql of [seg.from, seg.where, seg.order]) expect(sql).not.toContain("DROP");
+      expect([...seg.fromParams, ...seg.whereParams]).toContain(evil);
+    }
+  });
+
+  it("splits a search ordered by a metric into valued, NaN and missing segments", () => {
+    const q = compileRunSearch("params.a = 'x'", ["metrics.acc DESC", "params.b"], "sqlite");
+    expect(q.segments).toHaveLength(3);
+    expect(q.segments[0]!.from).toMatch(/^latest_metrics k0 CROSS JOIN runs r LEFT JOIN params/);
+    expect(q.segments[0]!.order).toMatch(/^k0.value DESC, CASE WHEN op1.value IS NULL/);
+    expect(q.segments[1]!.where).toContain("k0.is_nan = 1");
+    expect(q.segments[2]!.where).toMatch(/^NOT EXISTS/);
+    expect(compileRunSearch(undefined, ["tags.t"], "sqlite").segments).toHaveLength(2);
+    expect(compileRunSearch(undefined, ["start_time"], "sqlite").segments).toHaveLength(1);
   });
 
   it("makes LIKE case-sensitive on SQLite through GLOB with GLOB's specials escaped", () => {
     expect(likeToGlob("a%b_c*?[")).toBe("a*b?c[*][?][[]");
-    expect(compileRunSearch("params.p LIKE 'A%'", [], "sqlite").where).toContain("GLOB ?");
-    expect(compileRunSearch("params.p LIKE 'A%'", [], "postgres").where).toContain("LIKE ? ESCAPE ''");
-    expect(compileRunSearch("params.p ILIKE 'A%'", [], "postgres").where).toContain("ILIKE ?");
+    expect(compileRunSearch("params.p LIKE 'A%'", [], "sqlite").segments[0]!.where).toContain("GLOB ?");
+    expect(compileRunSearch("params.p LIKE 'A%'", [], "postgres").segments[0]!.where).toContain("LIKE ? ESCAPE ''");
+    expect(compileRunSearch("params.p ILIKE 'A%'", [], "postgres").segments[0]!.where).toContain("ILIKE ?");
   });
 
   it("compiles experiment filters and orders, refusing run-only entities", () => {

@@ -362,13 +362,25 @@ function requireNumber(c: Clause): number {
   throw clauseError(c, "expected a numeric value");
 }
 
-/** SQL pieces of a compiled query; `params` are bound in the order the pieces appear. */
-export interface CompiledRunSearch {
-  joins: string;
-  joinParams: SqlValue[];
+/**
+ * One slice of a run search's result, in order. A search ordered by a
+ * metric, param or tag is split into slices (runs with a value, then NaN,
+ * then runs without the key) so the first slice can walk the `(key, value)`
+ * index in order and stop after one page instead of sorting every run.
+ * Parameters are bound in the order `fromParams`, `whereParams`.
+ */
+export interface RunSearchSegment {
+  /** FROM clause (tables and joins); `runs r` is always present. */
+  from: string;
+  fromParams: SqlValue[];
+  /** Conditions of this slice and of the filter. */
   where: string;
   whereParams: SqlValue[];
   order: string;
+}
+
+export interface CompiledRunSearch {
+  segments: RunSearchSegment[];
 }
 
 /** Builds a comparison of `column` with a bound value, honouring each dialect's case rules for LIKE. */
@@ -475,21 +487,31 @@ function compileRunClause(c: Clause, dialect: Dialect, params: SqlValue[]): stri
   return stringComparison(dialect, column, c.comparator, params, requireString(c));
 }
 
-function compileRunOrder(o: OrderClause, n: number, joins: string[], joinParams: SqlValue[]): { terms: string[]; usesStartTime: boolean } {
+interface OrderTerms {
+  joins: string[];
+  joinParams: SqlValue[];
+  terms: string[];
+  usesStartTime: boolean;
+}
+
+/** Order terms for a clause other than the first, through a LEFT JOIN. */
+function compileRunOrder(o: OrderClause, n: number, out: OrderTerms): void {
   const dir = o.ascending ? "ASC" : "DESC";
   const { type, key } = o.identifier;
   if (type === "metric") {
     const a = `om${n}`;
-    joins.push(`LEFT JOIN latest_metrics ${a} ON ${a}.run_uuid = r.run_uuid AND ${a}.key = ?`);
-    joinParams.push(key);
+    out.joins.push(`LEFT JOIN latest_metrics ${a} ON ${a}.run_uuid = r.run_uuid AND ${a}.key = ?`);
+    out.joinParams.push(key);
     // Like MLflow: numbers first (in the requested direction), then NaN, then runs without the metric.
-    return { terms: [`CASE WHEN ${a}.is_nan = 1 THEN 1 WHEN ${a}.value IS NULL THEN 2 ELSE 0 END`, `${a}.value ${dir}`], usesStartTime: false };
+    out.terms.push(`CASE WHEN ${a}.is_nan = 1 THEN 1 WHEN ${a}.value IS NULL THEN 2 ELSE 0 END`, `${a}.value ${dir}`);
+    return;
   }
   if (type === "param" || type === "tag") {
     const a = `o${type[0]}${n}`;
-    joins.push(`LEFT JOIN ${type === "param" ? "params" : "tags"} ${a} ON ${a}.run_uuid = r.run_uuid AND ${a}.key = ?`);
-    joinParams.push(key);
-    return { terms: [`CASE WHEN ${a}.value IS NULL THEN 1 ELSE 0 END`, `${a}.value ${dir}`], usesStartTime: false };
+    out.joins.push(`LEFT JOIN ${type === "param" ? "params" : "tags"} ${a} ON ${a}.run_uuid = r.run_uuid AND ${a}.key = ?`);
+    out.joinParams.push(key);
+    out.terms.push(`CASE WHEN ${a}.value IS NULL THEN 1 ELSE 0 END`, `${a}.value ${dir}`);
+    return;
   }
   if (type === "dataset") throw invalidParameter(`Invalid order_by clause '${describe(o.identifier)}': ordering by datasets is not supported`);
   const name = normaliseAttribute(key);
@@ -497,31 +519,52 @@ function compileRunOrder(o: OrderClause, n: number, joins: string[], joinParams:
   if (!column) {
     throw invalidParameter(`Invalid order_by clause '${key}': '${key}' is not a run attribute you can order by`);
   }
-  return { terms: [`CASE WHEN ${column} IS NULL THEN 1 ELSE 0 END`, `${column} ${dir}`], usesStartTime: column === "r.start_time" };
+  out.terms.push(`CASE WHEN ${column} IS NULL THEN 1 ELSE 0 END`, `${column} ${dir}`);
+  out.usesStartTime ||= column === "r.start_time";
 }
 
-/** Compiles a run filter and order_by list for `runs r`. */
+/**
+ * Compiles a run filter and order_by list for `runs r` into ordered
+ * segments (see {@link RunSearchSegment}); the store adds the experiment
+ * and lifecycle conditions and pages across the segments.
+ */
 export function compileRunSearch(filter: string | undefined, orderBy: readonly string[] | undefined, dialect: Dialect): CompiledRunSearch {
-  const whereParams: SqlValue[] = [];
-  const conditions = parseFilter(filter).map((c) => compileRunClause(c, dialect, whereParams));
-  const joins: string[] = [];
-  const joinParams: SqlValue[] = [];
-  const terms: string[] = [];
-  let hasStartTime = false;
-  (orderBy ?? []).forEach((raw, n) => {
-    const compiled = compileRunOrder(parseOrderBy(raw), n, joins, joinParams);
-    terms.push(...compiled.terms);
-    hasStartTime ||= compiled.usesStartTime;
+  const filterParams: SqlValue[] = [];
+  const conditions = parseFilter(filter).map((c) => compileRunClause(c, dialect, filterParams));
+  const clauses = (orderBy ?? []).map((raw) => parseOrderBy(raw));
+  const first = clauses[0];
+  const keyed = first && (first.identifier.type === "metric" || first.identifier.type === "param" || first.identifier.type === "tag") ? first : undefined;
+
+  const rest: OrderTerms = { joins: [], joinParams: [], terms: [], usesStartTime: false };
+  clauses.forEach((c, n) => {
+    if (c !== keyed) compileRunOrder(c, n, rest);
   });
-  if (!hasStartTime) terms.push("r.start_time DESC");
-  terms.push("r.run_uuid ASC");
-  return {
-    joins: joins.join(" "),
-    joinParams,
-    where: conditions.length ? conditions.join(" AND ") : "1 = 1",
-    whereParams,
-    order: terms.join(", "),
-  };
+  const tail = [...rest.terms, ...(rest.usesStartTime ? [] : ["r.start_time DESC"]), "r.run_uuid ASC"];
+  const joins = rest.joins.join(" ");
+  const where = (extra: string[]) => [...extra, ...conditions].join(" AND ") || "1 = 1";
+
+  if (!keyed) {
+    return { segments: [{ from: `runs r ${joins}`, fromParams: rest.joinParams, where: where([]), whereParams: filterParams, order: tail.join(", ") }] };
+  }
+  const key = keyed.identifier.key;
+  const dir = keyed.ascending ? "ASC" : "DESC";
+  const table = keyed.identifier.type === "metric" ? "latest_metrics" : keyed.identifier.type === "param" ? "params" : "tags";
+  // CROSS JOIN keeps the keyed table as the outer loop on SQLite, so rows arrive in index order.
+  const from = `${table} k0 CROSS JOIN runs r ${joins}`;
+  const segments: RunSearchSegment[] = [];
+  const valued = keyed.identifier.type === "metric" ? ["k0.key = ?", "k0.is_nan = 0", "r.run_uuid = k0.run_uuid"] : ["k0.key = ?", "r.run_uuid = k0.run_uuid"];
+  segments.push({ from, fromParams: rest.joinParams, where: where(valued), whereParams: [key, ...filterParams], order: [`k0.value ${dir}`, ...tail].join(", ") });
+  if (keyed.identifier.type === "metric") {
+    segments.push({ from, fromParams: rest.joinParams, where: where(["k0.key = ?", "k0.is_nan = 1", "r.run_uuid = k0.run_uuid"]), whereParams: [key, ...filterParams], order: tail.join(", ") });
+  }
+  segments.push({
+    from: `runs r ${joins}`,
+    fromParams: rest.joinParams,
+    where: where([`NOT EXISTS (SELECT 1 FROM ${table} kx WHERE kx.run_uuid = r.run_uuid AND kx.key = ?)`]),
+    whereParams: [key, ...filterParams],
+    order: tail.join(", "),
+  });
+  return { segments };
 }
 
 // ---------------------------------------------------------------- experiments
