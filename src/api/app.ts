@@ -74,7 +74,12 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   const tracking = await createTrackingServices(db, config.defaultArtifactRoot);
   registerTrackingRoutes(app, tracking);
   registerRegistry(app, db, config);
-  await registerArtifactRoutes(app, config);
+  await registerArtifactRoutes(app, config, {
+    sources: {
+      runArtifactUri: async (runId) => (await tracking.runs.locate(runId)).artifactUri,
+      modelVersionSource: (name, version) => app.registry.models.getDownloadUri(name, version),
+    },
+  });
   registerWebUi(app, config);
 
   return app;

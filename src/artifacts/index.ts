@@ -12,5 +12,6 @@ export {
   parseRange,
   ARTIFACT_PREFIXES,
   type ArtifactSources,
+  type ArtifactRouteOptions,
   type ArtifactLocation,
 } from "./routes.js";

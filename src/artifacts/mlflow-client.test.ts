@@ -8,6 +8,7 @@ import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
 
 const PYTHON = path.resolve(import.meta.dirname, "../../.venv/bin/python");
 const SCRIPT = path.resolve(import.meta.dirname, "testdata/mlflow_artifacts_client.py");
+const RUN_SCRIPT = path.resolve(import.meta.dirname, "testdata/mlflow_run_artifacts.py");
 const HAS_MLFLOW = fs.existsSync(PYTHON);
 
 function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
@@ -54,4 +55,16 @@ describe.skipIf(!HAS_MLFLOW)("the official mlflow client against the artifact pr
       expect(fs.existsSync(path.join(t.dir, "artifacts", "7", run_, "artifacts", "mpu", "big.bin"))).toBe(true);
     });
   }
+
+  it("logs a run's artifacts with mlflow's fluent API; the UI's list and get-artifact endpoints serve them", async () => {
+    const dir = fs.mkdtempSync(path.join(work, "run-"));
+    const res = await run([RUN_SCRIPT], { PATH: process.env.PATH, HOME: dir, MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`, MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0" });
+    expect(res.out).toContain("run artifacts ok");
+    expect(res.code).toBe(0);
+    const runId = res.out.trim().split("\n").pop()!;
+    const list = await fetch(`http://127.0.0.1:${port}/ajax-api/2.0/mlflow/artifacts/list?run_uuid=${runId}&path=model`);
+    expect(await list.json()).toMatchObject({ files: [{ path: "model/weights.bin", is_dir: false, file_size: 10000 }] });
+    const text = await fetch(`http://127.0.0.1:${port}/get-artifact?run_uuid=${runId}&path=notes/hello.txt`);
+    expect([text.status, await text.text(), text.headers.get("content-type")]).toEqual([200, "hello from mlflow", "text/plain"]);
+  });
 });

@@ -295,6 +295,41 @@ describe("artifact proxy", () => {
   });
 });
 
+describe("artifact routes wired to the tracking and registry services", () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await makeTestApp();
+  });
+  afterAll(async () => t.close());
+
+  it("serves a run's artifacts and a model version's files by their ids", async () => {
+    const exp = await t.call("POST", "experiments/create", { name: "wired" });
+    const run = await t.call("POST", "runs/create", { experiment_id: exp.body.experiment_id });
+    expect(run.status).toBe(200);
+    const info = run.body.run.info as { run_id: string; artifact_uri: string };
+    expect(info.artifact_uri).toMatch(/^mlflow-artifacts:\//);
+    const rel = info.artifact_uri.replace(/^mlflow-artifacts:\//, "");
+    const up = await t.app.inject({ method: "PUT", url: `${A}/${rel}/model/MLmodel`, payload: "artifact_path: model\n", headers: { "content-type": "text/plain" } });
+    expect(up.statusCode).toBe(200);
+
+    const list = await t.call("GET", `artifacts/list?run_id=${info.run_id}`);
+    expect(list.body).toEqual({ root_uri: info.artifact_uri, files: [{ path: "model", is_dir: true }] });
+    const file = await t.app.inject({ method: "GET", url: `/get-artifact?run_id=${info.run_id}&path=model/MLmodel` });
+    expect([file.statusCode, file.body]).toEqual([200, "artifact_path: model\n"]);
+
+    await t.call("POST", "registered-models/create", { name: "wired-model" });
+    const mv = await t.call("POST", "model-versions/create", { name: "wired-model", source: `runs:/${info.run_id}/model`, run_id: info.run_id });
+    expect(mv.status).toBe(200);
+    const mvFile = await t.app.inject({ method: "GET", url: "/model-versions/get-artifact?name=wired-model&version=1&path=MLmodel" });
+    expect([mvFile.statusCode, mvFile.body]).toEqual([200, "artifact_path: model\n"]);
+
+    const unknown = await t.call("GET", "artifacts/list?run_id=0123456789abcdef0123456789abcdef");
+    expect([unknown.status, unknown.body.error_code]).toEqual([404, "RESOURCE_DOES_NOT_EXIST"]);
+    const noVersion = await t.app.inject({ method: "GET", url: "/model-versions/get-artifact?name=wired-model&version=9&path=MLmodel" });
+    expect(noVersion.statusCode).toBe(404);
+  });
+});
+
 describe("artifact proxy disabled (--no-serve-artifacts)", () => {
   let t: TestApp;
   beforeAll(async () => {

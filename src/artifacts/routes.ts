@@ -229,15 +229,23 @@ function partsOf(inp: Input): UploadedPart[] {
   });
 }
 
+export interface ArtifactRouteOptions {
+  /** How to find run artifact roots and model version sources (also settable later with {@link provideArtifactSources}). */
+  sources?: ArtifactSources;
+  /** Settings for the repositories opened from URIs (S3 credentials, base folder). */
+  repository?: RepositoryOptions;
+}
+
 /**
  * Registers the artifact proxy (`/api/2.0/mlflow-artifacts/...`, also under
  * `/ajax-api/`), the run artifact listing (`/api/2.0/mlflow/artifacts/list`)
  * and the UI's `/get-artifact` and `/model-versions/get-artifact`.
  */
-export async function registerArtifactRoutes(app: FastifyInstance, config: ServerConfig, repoOptions: RepositoryOptions = {}): Promise<void> {
+export async function registerArtifactRoutes(app: FastifyInstance, config: ServerConfig, options: ArtifactRouteOptions = {}): Promise<void> {
+  const repoOptions = options.repository ?? {};
   // Validate the destination at boot; connections are made on first use.
   const proxy = artifactRepositoryFromUri(config.artifactsDestination, repoOptions);
-  const state: ArtifactState = { config, proxy, sources: { ...pendingSources.get(app) }, repoCache: new Map(), repoOptions };
+  const state: ArtifactState = { config, proxy, sources: { ...pendingSources.get(app), ...options.sources }, repoCache: new Map(), repoOptions };
   states.set(app, state);
   pendingSources.delete(app);
   app.addHook("onClose", async () => {
