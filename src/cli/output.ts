@@ -3,7 +3,7 @@
  * (or MLFLOW_TRACKING_URI), aligned tables or `--json`, colour only on a
  * terminal, and transfer progress bars only on an interactive stderr.
  */
-import cliProgress from "cli-progress";
+import type cliProgressTypes from "cli-progress";
 import { Option, type Command } from "commander";
 import { resolveTrackingUri } from "../config.js";
 import { MloopClient, type TransferProgress } from "../client/index.js";
@@ -154,21 +154,25 @@ export function paintStatus(status: string): string {
 export function transferProgress(label: string): { onProgress: (p: TransferProgress) => void; stop: () => void } {
   if (!process.stderr.isTTY) return { onProgress: () => undefined, stop: () => undefined };
   const started = Date.now();
-  let bar: cliProgress.SingleBar | undefined;
+  // Loaded only for an interactive transfer, so other commands start faster.
+  let lib: typeof cliProgressTypes | undefined;
+  void import("cli-progress").then((m) => (lib = (m as { default?: typeof cliProgressTypes }).default ?? (m as unknown as typeof cliProgressTypes)), () => undefined);
+  let bar: cliProgressTypes.SingleBar | undefined;
   let last: TransferProgress | undefined;
   const onProgress = (p: TransferProgress) => {
     last = p;
     if (!bar) {
-      if (Date.now() - started < 1000) return;
-      bar = new cliProgress.SingleBar(
+      if (!lib || Date.now() - started < 1000) return;
+      bar = new lib.SingleBar(
         {
           stream: process.stderr,
-          format: `${label} [{bar}] {percentage}% | {done}/{total} | {files}/{totalFiles} files | {eta_formatted}`,
+          format: `${label} [{bar}] {percentage}% {doneBytes}/{allBytes} {doneFiles}/{allFiles} files ETA {eta_formatted}`,
+          barsize: 20,
           hideCursor: true,
           clearOnComplete: true,
           etaBuffer: 50,
         },
-        cliProgress.Presets.shades_classic,
+        lib.Presets.shades_classic,
       );
       bar.start(Math.max(1, p.totalBytes), 0, payload(p));
     }
@@ -184,5 +188,6 @@ export function transferProgress(label: string): { onProgress: (p: TransferProgr
 }
 
 function payload(p: TransferProgress): Record<string, string | number> {
-  return { done: formatBytes(p.bytes), total: formatBytes(p.totalBytes), files: p.files, totalFiles: p.totalFiles };
+  // cli-progress reserves `total` and `value`; these names are ours.
+  return { doneBytes: formatBytes(p.bytes), allBytes: formatBytes(p.totalBytes), doneFiles: p.files, allFiles: p.totalFiles };
 }

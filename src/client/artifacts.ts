@@ -17,7 +17,7 @@ export const PROXY_PREFIX = "/api/2.0/mlflow-artifacts/artifacts";
 
 /** Options of the artifact transfer methods. */
 export interface TransferOptions {
-  /** Called as bytes move (at most every 64 KiB chunk) and when a file finishes. */
+  /** Called as bytes move (once per chunk of up to 1 MiB) and when a file finishes. */
   onProgress?: (p: TransferProgress) => void;
   /** Files moved at the same time (default 4). */
   concurrency?: number;
@@ -155,7 +155,7 @@ export async function uploadFiles(http: HttpTransport, root: string, items: read
         // A retried upload starts over: take back what the failed attempt counted.
         progress.add(-sent);
         sent = 0;
-        return countChunks(fs.createReadStream(item.localPath, { highWaterMark: 1 << 16 }), (n) => {
+        return countChunks(fs.createReadStream(item.localPath, { highWaterMark: 1 << 20 }), (n) => {
           sent += n;
           progress.add(n);
         });
