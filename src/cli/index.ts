@@ -6,6 +6,7 @@ import { registerServerCommand } from "./server.js";
 import { registerExperimentsCommand } from "./experiments.js";
 import { registerRunsCommand } from "./runs.js";
 import { registerArtifactsCommand } from "./artifacts.js";
+import { registerModelsCommand } from "./models.js";
 import { ApiError } from "../client/http.js";
 
 /** Error a command raises to print one line and exit non-zero. */
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerExperimentsCommand(program);
   registerRunsCommand(program);
   registerArtifactsCommand(program);
+  registerModelsCommand(program);
   return program;
 }
 
