@@ -65,6 +65,21 @@ describe("artifact proxy", () => {
     expect(empty.body).toBe("");
   });
 
+  it("decodes percent-encoded names once, as the mlflow client sends them", async () => {
+    expect((await put("names/loss%20curve%20%C3%BC.png", "p")).statusCode).toBe(200);
+    expect((await put("names/100%25%20done.txt", "d", "text/plain")).statusCode).toBe(200);
+    expect((await get(`${A}?path=names`)).json()).toEqual({
+      files: [
+        { path: "100% done.txt", is_dir: false, file_size: 1 },
+        { path: "loss curve ü.png", is_dir: false, file_size: 1 },
+      ],
+    });
+    expect(fs.existsSync(path.join(t.dir, "artifacts", "names", "loss curve ü.png"))).toBe(true);
+    const dl = await get(`${A}/names/loss%20curve%20%C3%BC.png`);
+    expect(dl.body).toBe("p");
+    expect(dl.headers["content-disposition"]).toBe(`attachment; filename="loss curve _.png"; filename*=UTF-8''loss%20curve%20%C3%BC.png`);
+  });
+
   it("serves the same routes under /ajax-api", async () => {
     const up = await t.app.inject({ method: "PUT", url: "/ajax-api/2.0/mlflow-artifacts/artifacts/ajax/x.txt", payload: "x", headers: { "content-type": "text/plain" } });
     expect(up.statusCode).toBe(200);

@@ -5,7 +5,30 @@ import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
 import { downloadSha256, generatedBody, rawRequest } from "../../test/helpers/http-stream.js";
 import { HAS_MOTO, MOTO_SERVER, S3TestServer } from "../../test/helpers/s3-server.js";
 import { readAll, runArtifactRepositoryContract } from "./repository-contract.js";
+import { loadS3Settings } from "../config.js";
 import { S3ArtifactRepository, streamPartSize } from "./s3.js";
+
+describe("loadS3Settings", () => {
+  it("reads the variables the mlflow client reads", () => {
+    expect(
+      loadS3Settings({
+        MLFLOW_S3_ENDPOINT_URL: "http://127.0.0.1:9000",
+        AWS_ACCESS_KEY_ID: "id",
+        AWS_SECRET_ACCESS_KEY: "secret",
+        AWS_DEFAULT_REGION: "eu-west-1",
+        MLFLOW_S3_IGNORE_TLS: "true",
+      }),
+    ).toEqual({ endpointUrl: "http://127.0.0.1:9000", accessKeyId: "id", secretAccessKey: "secret", sessionToken: undefined, region: "eu-west-1", ignoreTls: true });
+    expect(loadS3Settings({ AWS_REGION: "ap-south-1", AWS_DEFAULT_REGION: "eu-west-1" }).region).toBe("ap-south-1");
+    expect(loadS3Settings({})).toMatchObject({ region: "us-east-1", ignoreTls: false, endpointUrl: undefined });
+  });
+
+  it("stops on a malformed endpoint or flag with one clear line", () => {
+    expect(() => loadS3Settings({ MLFLOW_S3_ENDPOINT_URL: "minio:9000" })).toThrow(/MLFLOW_S3_ENDPOINT_URL must/);
+    expect(() => loadS3Settings({ MLFLOW_S3_ENDPOINT_URL: "ftp://x" })).toThrow(/http or https/);
+    expect(() => loadS3Settings({ MLFLOW_S3_IGNORE_TLS: "maybe" })).toThrow(/MLFLOW_S3_IGNORE_TLS/);
+  });
+});
 
 describe("streamPartSize", () => {
   it("uses 8 MB parts, growing for very long streams, and fits a known length in 10000 parts", () => {
@@ -61,6 +84,25 @@ describe.skipIf(!HAS_MOTO)(`S3 (moto server at ${MOTO_SERVER})`, () => {
     expect(listed[1004]).toEqual({ path: "many/f1004.txt", isDir: false, fileSize: 1 });
     await repo.delete("many");
     expect(await repo.list()).toEqual([]);
+  });
+
+  it("aborts the multipart upload when the body fails part-way", async () => {
+    const repo = open(`s3://artifacts/aborted-${n++}`);
+    let sent = 0;
+    const failing = new Readable({
+      read() {
+        if (sent >= 12 * 1024 * 1024) {
+          this.destroy(new Error("client went away"));
+          return;
+        }
+        sent += 1024 * 1024;
+        this.push(Buffer.alloc(1024 * 1024, 3));
+      },
+    });
+    await expect(repo.write("half.bin", failing)).rejects.toBeTruthy();
+    expect(await repo.stat("half.bin")).toBeNull();
+    const pending = await (await fetch(`${server.endpoint}/artifacts?uploads`)).text();
+    expect(pending).not.toContain("half.bin");
   });
 
   it("reports a missing bucket as temporarily unavailable", async () => {
