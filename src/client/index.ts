@@ -17,3 +17,4 @@ export { ApiError, HttpTransport, type TransportOptions } from "./http.js";
 export { BATCH_LIMITS, splitBatch, type MetricInput } from "./batch.js";
 export type { TransferOptions } from "./artifacts.js";
 export type * from "./types.js";
+export { RegistryClient, type RegistryClientOptions, type RegistrySearchOptions, type RegistryPage, type RegisteredModel, type ModelVersion, type Stage } from "./registry.js";
