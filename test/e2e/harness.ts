@@ -28,8 +28,11 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(): Promise<RunningServer> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mloop-e2e-"));
+/** A server on a fresh temporary folder, or on `opts.dir` kept after close (benchmarks reuse their seeded store). */
+export async function startServer(opts: { dir?: string } = {}): Promise<RunningServer> {
+  const keep = opts.dir !== undefined;
+  const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), "mloop-e2e-"));
+  fs.mkdirSync(dir, { recursive: true });
   const config = loadServerConfig(
     { backendStoreUri: `sqlite:///${path.join(dir, "mlruns.db")}`, artifactsDestination: path.join(dir, "artifacts"), host: "127.0.0.1", port: 0, ui: true },
     {},
@@ -43,7 +46,7 @@ export async function startServer(): Promise<RunningServer> {
     dir,
     async close() {
       await app.close();
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (!keep) fs.rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -147,7 +147,8 @@ export function MetricChart({
           stroke: SERIES_COLORS[i % SERIES_COLORS.length],
           width: 1.5,
           spanGaps: true,
-          points: { show: false },
+          // Sparse series (a handful of logged values) would be invisible as lines: draw their points.
+          points: { show: (_u: uPlot, _si: number, i0: number, i1: number) => i1 - i0 < 60, size: 6 },
           value: (_u: uPlot, v: number | null) => (v === null || v === undefined ? "—" : formatValue(v)),
         })),
       ],

@@ -41,8 +41,9 @@ export function ComparePage() {
 
   const metric = query.get("metric") ?? keys.metrics[0];
   const chartRuns = useMemo(() => list.map((r) => ({ id: r.info.run_id, name: runName(r), startTime: r.info.start_time ? Number(r.info.start_time) : undefined })), [list]);
-  const scatterX = parseColumnId(query.get("sx") ?? "") ?? numericColumns.find((c) => c.kind === "params") ?? numericColumns[0];
-  const scatterY = parseColumnId(query.get("sy") ?? "") ?? numericColumns.find((c) => c.kind === "metrics") ?? numericColumns[1];
+  const varying = numericColumns.filter((c) => new Set(list.map((r) => columnValue(r, c))).size > 1);
+  const scatterX = parseColumnId(query.get("sx") ?? "") ?? varying.find((c) => c.kind === "params") ?? numericColumns.find((c) => c.kind === "params") ?? numericColumns[0];
+  const scatterY = parseColumnId(query.get("sy") ?? "") ?? varying.find((c) => c.kind === "metrics") ?? numericColumns.find((c) => c.kind === "metrics") ?? numericColumns[1];
   const pcMetric = query.get("pm") ?? keys.metrics[0];
 
   return (

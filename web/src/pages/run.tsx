@@ -59,7 +59,7 @@ export function RunPage({ runId, experimentId }: { runId: string; experimentId?:
       />
       <div role="tabpanel" id={`panel-${tab}`} aria-labelledby={`tab-${tab}`} className="tab-panel">
         {r && tab === "overview" && <Overview run={r} reload={run.reload} />}
-        {r && tab === "metrics" && <MetricsPanel run={r} query={query} />}
+        {tab === "metrics" && (r || query.get("metric")) && <MetricsPanel runId={runId} run={r} query={query} />}
         {r && tab === "artifacts" && <ArtifactBrowser run={r.info} selected={query.get("path") ?? undefined} onSelect={(p) => setQuery({ path: p })} />}
       </div>
     </main>
@@ -296,14 +296,17 @@ function Notes({ run, onSave }: { run: api.Run; onSave: (text: string) => Promis
   );
 }
 
-function MetricsPanel({ run, query }: { run: api.Run; query: URLSearchParams }) {
+/** Charts of a run; with `metric` in the URL the chart's request starts before the run itself has loaded. */
+function MetricsPanel({ runId, run, query }: { runId: string; run: api.Run | undefined; query: URLSearchParams }) {
   const settings = settingsFromQuery(query);
   const only = query.get("metric");
   const [filter, setFilter] = useState("");
-  const keys = useMemo(() => [...new Set((run.data.metrics ?? []).map((m) => m.key))].sort(), [run.data.metrics]);
+  const keys = useMemo(() => [...new Set((run?.data.metrics ?? []).map((m) => m.key))].sort(), [run?.data.metrics]);
   const shown = only ? [only] : keys.filter((k) => k.toLowerCase().includes(filter.toLowerCase()));
-  const chartRuns = useMemo(() => [{ id: run.info.run_id, name: runName(run), startTime: run.info.start_time ? Number(run.info.start_time) : undefined }], [run]);
-  const live = run.info.status === "RUNNING";
+  const startTime = run?.info.start_time ? Number(run.info.start_time) : undefined;
+  const relStart = settings.xMode === "relative" ? startTime : undefined;
+  const chartRuns = useMemo(() => [{ id: runId, name: "value", startTime: relStart }], [runId, relStart]);
+  const live = run?.info.status === "RUNNING";
   return (
     <div>
       <div className="toolbar">
@@ -320,7 +323,7 @@ function MetricsPanel({ run, query }: { run: api.Run; query: URLSearchParams }) 
           </label>
         )}
       </div>
-      {keys.length === 0 && <p className="empty">This run has no metrics.</p>}
+      {run && keys.length === 0 && <p className="empty">This run has no metrics.</p>}
       <div className={only ? "charts single" : "charts"}>
         {shown.slice(0, 60).map((k) => (
           <MetricChart key={k} runs={chartRuns} metricKey={k} settings={settings} live={live} height={only ? 420 : 240} />

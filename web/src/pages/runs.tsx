@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import * as api from "../api.js";
 import { Link, href, navigate, setQuery, useLocation, useTitle } from "../router.js";
@@ -129,7 +129,9 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
   const selected = useMemo(() => new Set((query.get("sel") ?? "").split(",").filter(Boolean)), [query]);
   const colsParam = query.get("cols");
   const columnIds = colsParam !== null ? colsParam.split(",").filter(Boolean) : loadStoredColumns(experimentId) ?? [];
-  const columns = columnIds.map(parseColumnId).filter((c): c is Column => !!c);
+  const columnKey = columnIds.join(",");
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const columns = useMemo(() => columnIds.map(parseColumnId).filter((c): c is Column => !!c), [columnKey]);
 
   const experiment = useLoad(() => api.getExperiment(experimentId), [experimentId]);
   useTitle(experiment.data?.name ?? "Runs");
@@ -161,21 +163,12 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [pages.runs, colsParam]);
 
-  const scrollRef = useRef<HTMLDivElement>(null);
-  const count = pages.runs.length + (pages.done ? 0 : 1);
-  const virtualizer = useVirtualizer({ count, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 15 });
-  const items = virtualizer.getVirtualItems();
-  const lastIndex = items.length ? items[items.length - 1]!.index : 0;
-  useEffect(() => {
-    if (!pages.done && !pages.loading && lastIndex >= pages.runs.length - 300) pages.loadMore();
-  }, [lastIndex, pages.done, pages.loading, pages.runs.length, pages.loadMore]);
-
-  const toggle = (runId: string) => {
-    const next = new Set(selected);
-    if (next.has(runId)) next.delete(runId);
-    else next.add(runId);
-    setQuery({ sel: [...next].join(",") || undefined });
-  };
+  const toggle = useCallback((runId: string) => {
+    const sel = new Set((new URLSearchParams(window.location.search).get("sel") ?? "").split(",").filter(Boolean));
+    if (sel.has(runId)) sel.delete(runId);
+    else sel.add(runId);
+    setQuery({ sel: [...sel].join(",") || undefined });
+  }, []);
 
   const handleFilter = (e: FormEvent) => {
     e.preventDefault();
@@ -314,44 +307,96 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
         </button>
       </div>
       <ErrorBox error={actionError} />
-      <div className="vtable" role="table" aria-label="Runs" aria-rowcount={pages.done ? pages.runs.length + 1 : -1}>
-        <div className="vtable-scroll" ref={scrollRef} tabIndex={-1}>
-          <div className="vrow vhead" role="row" style={{ gridTemplateColumns: template }}>
-            {fixed.map((f) => (
-              <HeaderCell key={f.id} id={f.id} label={f.label} sortable={f.sortable} sort={sort} onSort={handleSort} />
-            ))}
-            {columns.map((c) => (
-              <HeaderCell key={columnId(c)} id={columnId(c)} label={c.key} kind={c.kind} sortable sort={sort} onSort={handleSort} />
-            ))}
-          </div>
-          <div style={{ height: virtualizer.getTotalSize(), position: "relative" }} role="rowgroup">
-            {items.map((item) => {
-              const run = pages.runs[item.index];
-              if (!run)
-                return (
-                  <div key="more" className="vrow loading-row" role="row" style={{ transform: `translateY(${item.start}px)`, gridTemplateColumns: "1fr" }}>
-                    <div role="cell">{pages.loading ? "Loading runs…" : ""}</div>
-                  </div>
-                );
-              return (
-                <RunRow
-                  key={run.info.run_id}
-                  run={run}
-                  index={item.index}
-                  top={item.start}
-                  template={template}
-                  columns={columns}
-                  experimentId={experimentId}
-                  selected={selected.has(run.info.run_id)}
-                  onToggle={toggle}
-                />
-              );
-            })}
-          </div>
-          {pages.done && pages.runs.length === 0 && !filterError && <p className="empty">{filter ? "No run matches this filter." : "No runs in this experiment yet."}</p>}
-        </div>
-      </div>
+      <RunsTable
+        pages={pages}
+        template={template}
+        fixed={fixed}
+        columns={columns}
+        sort={sort}
+        onSort={handleSort}
+        experimentId={experimentId}
+        selected={selected}
+        onToggle={toggle}
+        emptyText={filterError ? undefined : filter ? "No run matches this filter." : "No runs in this experiment yet."}
+      />
     </main>
+  );
+}
+
+type PageState = Pages & { loadMore: () => void };
+
+/** The virtualized part: only this re-renders while scrolling, and rows that stay in view are memoized. */
+function RunsTable({
+  pages,
+  template,
+  fixed,
+  columns,
+  sort,
+  onSort,
+  experimentId,
+  selected,
+  onToggle,
+  emptyText,
+}: {
+  pages: PageState;
+  template: string;
+  fixed: { id: string; label: string; sortable: boolean }[];
+  columns: Column[];
+  sort: SortSpec;
+  onSort: (id: string) => void;
+  experimentId: string;
+  selected: Set<string>;
+  onToggle: (id: string) => void;
+  emptyText?: string;
+}) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const count = pages.runs.length + (pages.done ? 0 : 1);
+  const virtualizer = useVirtualizer({ count, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 15 });
+  const items = virtualizer.getVirtualItems();
+  const lastIndex = items.length ? items[items.length - 1]!.index : 0;
+  const { done, loading, loadMore } = pages;
+  useEffect(() => {
+    if (!done && !loading && lastIndex >= pages.runs.length - 300) loadMore();
+  }, [lastIndex, done, loading, pages.runs.length, loadMore]);
+  const handleSort = onSort;
+  return (
+    <div className="vtable" role="table" aria-label="Runs" aria-rowcount={pages.done ? pages.runs.length + 1 : -1}>
+      <div className="vtable-scroll" ref={scrollRef} tabIndex={-1}>
+        <div className="vrow vhead" role="row" style={{ gridTemplateColumns: template }}>
+          {fixed.map((f) => (
+            <HeaderCell key={f.id} id={f.id} label={f.label} sortable={f.sortable} sort={sort} onSort={handleSort} />
+          ))}
+          {columns.map((c) => (
+            <HeaderCell key={columnId(c)} id={columnId(c)} label={c.key} kind={c.kind} sortable sort={sort} onSort={handleSort} />
+          ))}
+        </div>
+        <div style={{ height: virtualizer.getTotalSize(), position: "relative" }} role="rowgroup">
+          {items.map((item) => {
+            const run = pages.runs[item.index];
+            if (!run)
+              return (
+                <div key="more" className="vrow loading-row" role="row" style={{ transform: `translateY(${item.start}px)`, gridTemplateColumns: "1fr" }}>
+                  <div role="cell">{pages.loading ? "Loading runs…" : ""}</div>
+                </div>
+              );
+            return (
+              <RunRow
+                key={run.info.run_id}
+                run={run}
+                index={item.index}
+                top={item.start}
+                template={template}
+                columns={columns}
+                experimentId={experimentId}
+                selected={selected.has(run.info.run_id)}
+                onToggle={onToggle}
+              />
+            );
+          })}
+        </div>
+        {pages.done && pages.runs.length === 0 && emptyText && <p className="empty">{emptyText}</p>}
+      </div>
+    </div>
   );
 }
 
@@ -389,7 +434,7 @@ function HeaderCell({ id, label, kind, sortable, sort, onSort }: { id: string; l
   );
 }
 
-function RunRow({
+const RunRow = memo(function RunRow({
   run,
   index,
   top,
@@ -461,7 +506,7 @@ function RunRow({
       })}
     </div>
   );
-}
+});
 
 function ColumnPicker({ available, chosen, onChange }: { available: Record<"params" | "metrics" | "tags", Set<string>>; chosen: string[]; onChange: (ids: string[]) => void }) {
   const [open, setOpen] = useState(false);
