@@ -72,18 +72,20 @@ export class LocalArtifactRepository implements ArtifactRepository {
       if (code(err) === "ENOENT" || code(err) === "ENOTDIR") return [];
       throw err;
     }
-    const out: ArtifactFileInfo[] = [];
-    for (const entry of entries) {
-      if (rel === "" && entry.name === STAGING_DIR) continue;
-      const childRel = joinArtifactPath(rel, entry.name);
-      let info: ArtifactFileInfo | null;
-      try {
-        info = await this.statResolved(childRel, (await resolveUnderRoot(root, childRel)).abs);
-      } catch {
-        continue; // a symlink leading out of the root is not listed
-      }
-      if (info) out.push(info);
-    }
+    const infos = await Promise.all(
+      entries
+        .filter((entry) => !(rel === "" && entry.name === STAGING_DIR))
+        .map(async (entry) => {
+          const childRel = joinArtifactPath(rel, entry.name);
+          if (!entry.isSymbolicLink()) return this.statResolved(childRel, path.join(abs, entry.name));
+          try {
+            return await this.statResolved(childRel, (await resolveUnderRoot(root, childRel)).abs);
+          } catch {
+            return null; // a symlink leading out of the root is not listed
+          }
+        }),
+    );
+    const out = infos.filter((i): i is ArtifactFileInfo => i !== null);
     return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 

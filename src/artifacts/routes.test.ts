@@ -254,7 +254,9 @@ describe("artifact proxy", () => {
       provideArtifactSources(t.app, {
         runArtifactUri: async (runId) => {
           if (runId === "proxied") return "mlflow-artifacts:/9/proxied/artifacts";
-          if (runId === "local") return `file://${path.join(t.dir, "direct-run")}`;
+          if (runId === "local") return `file://${path.join(t.dir, "artifacts", "direct-run")}`;
+          if (runId === "etc") return "file:///etc";
+          if (runId === "outside") return `file://${t.dir}`;
           throw Object.assign(new (await import("../api/errors.js")).MlflowError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' not found.`));
         },
         modelVersionSource: async (name, version) => `mlflow-artifacts:/9/proxied/artifacts/${name}-v${version}`,
@@ -262,8 +264,8 @@ describe("artifact proxy", () => {
       await put("9/proxied/artifacts/model/MLmodel", "m", "text/plain");
       await put("9/proxied/artifacts/plot.png", Buffer.from([1, 2]));
       await put("9/proxied/artifacts/clf-v3/MLmodel", "v3", "text/plain");
-      fs.mkdirSync(path.join(t.dir, "direct-run", "sub"), { recursive: true });
-      fs.writeFileSync(path.join(t.dir, "direct-run", "sub", "f.txt"), "direct");
+      fs.mkdirSync(path.join(t.dir, "artifacts", "direct-run", "sub"), { recursive: true });
+      fs.writeFileSync(path.join(t.dir, "artifacts", "direct-run", "sub", "f.txt"), "direct");
     });
 
     it("lists a run's proxied artifacts with run-relative paths", async () => {
@@ -286,6 +288,15 @@ describe("artifact proxy", () => {
     it("lists a run whose artifact URI is a local folder", async () => {
       const res = await t.call("GET", "artifacts/list?run_id=local&path=sub");
       expect(res.body.files).toEqual([{ path: "sub/f.txt", is_dir: false, file_size: 6 }]);
+    });
+
+    it("refuses run artifact locations on the server's filesystem outside its artifact roots", async () => {
+      for (const runId of ["etc", "outside"]) {
+        const res = await get(`/get-artifact?run_id=${runId}&path=passwd`);
+        expect(res.statusCode).toBe(403);
+        expect(res.json()).toMatchObject({ error_code: "PERMISSION_DENIED" });
+        expect((await t.call("GET", `artifacts/list?run_id=${runId}`)).status).toBe(403);
+      }
     });
 
     it("serves /get-artifact and /model-versions/get-artifact", async () => {
@@ -368,9 +379,9 @@ describe("artifact proxy disabled (--no-serve-artifacts)", () => {
   });
 
   it("still serves runs whose artifacts live in a folder", async () => {
-    fs.mkdirSync(path.join(t.dir, "r"), { recursive: true });
-    fs.writeFileSync(path.join(t.dir, "r", "a.txt"), "a");
-    provideArtifactSources(t.app, { runArtifactUri: async () => `file://${path.join(t.dir, "r")}` });
+    fs.mkdirSync(path.join(t.dir, "artifacts", "r"), { recursive: true });
+    fs.writeFileSync(path.join(t.dir, "artifacts", "r", "a.txt"), "a");
+    provideArtifactSources(t.app, { runArtifactUri: async () => `file://${path.join(t.dir, "artifacts", "r")}` });
     expect((await t.call("GET", "artifacts/list?run_id=x")).body.files).toEqual([{ path: "a.txt", is_dir: false, file_size: 1 }]);
     expect((await t.app.inject({ method: "GET", url: "/get-artifact?run_id=x&path=a.txt" })).body).toBe("a");
   });

@@ -1,3 +1,5 @@
+import fs from "node:fs/promises";
+import nodePath from "node:path";
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { MlflowError, invalidParameter, notFound } from "../api/errors.js";
@@ -5,6 +7,7 @@ import { input, optString, reqString, type Input } from "../api/params.js";
 import { API_PREFIXES } from "../api/routing.js";
 import type { ServerConfig } from "../config.js";
 import { artifactRepositoryFromUri, type RepositoryOptions } from "./factory.js";
+import { LocalArtifactRepository } from "./local.js";
 import { guessContentType } from "./mime.js";
 import { joinArtifactPath, safeArtifactPath } from "./paths.js";
 import { MAX_PART_NUMBER, type ArtifactRepository, type ByteRange, type UploadedPart } from "./repository.js";
@@ -29,6 +32,8 @@ export interface ArtifactLocation {
 
 interface ArtifactState {
   config: ServerConfig;
+  /** Local folders a run or model version may keep artifacts in (real paths when they exist). */
+  localRoots: string[];
   proxy: ArtifactRepository;
   sources: ArtifactSources;
   repoCache: Map<string, ArtifactRepository>;
@@ -90,10 +95,31 @@ export async function resolveArtifactLocation(app: FastifyInstance, uri: string,
   let repository = state.repoCache.get(uri);
   if (!repository) {
     repository = artifactRepositoryFromUri(uri, state.repoOptions);
+    if (repository instanceof LocalArtifactRepository && !(await insideAny(repository.root, state.localRoots))) {
+      // An experiment's artifact_location is client input: never let it turn the server into a file reader.
+      throw new MlflowError("PERMISSION_DENIED", `Artifact location '${uri}' is outside the server's artifact roots`);
+    }
     if (state.repoCache.size >= 64) state.repoCache.delete(state.repoCache.keys().next().value!);
     state.repoCache.set(uri, repository);
   }
   return { repository, path: "" };
+}
+
+async function realOrResolved(p: string): Promise<string> {
+  try {
+    return await fs.realpath(p);
+  } catch {
+    return nodePath.resolve(p);
+  }
+}
+
+async function insideAny(dir: string, roots: string[]): Promise<boolean> {
+  const real = await realOrResolved(dir);
+  for (const root of roots) {
+    const r = await realOrResolved(root);
+    if (real === r || real.startsWith(r.endsWith(nodePath.sep) ? r : r + nodePath.sep)) return true;
+  }
+  return false;
 }
 
 function stripSlashes(p: string): string {
@@ -234,6 +260,11 @@ export interface ArtifactRouteOptions {
   sources?: ArtifactSources;
   /** Settings for the repositories opened from URIs (S3 credentials, base folder). */
   repository?: RepositoryOptions;
+  /**
+   * Local folders, besides the artifacts destination and a local default
+   * artifact root, where run artifacts may be read from.
+   */
+  allowedLocalRoots?: string[];
 }
 
 /**
@@ -245,7 +276,17 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
   const repoOptions = options.repository ?? {};
   // Validate the destination at boot; connections are made on first use.
   const proxy = artifactRepositoryFromUri(config.artifactsDestination, repoOptions);
-  const state: ArtifactState = { config, proxy, sources: { ...pendingSources.get(app), ...options.sources }, repoCache: new Map(), repoOptions };
+  const localRoots = [...(options.allowedLocalRoots ?? [])];
+  if (proxy instanceof LocalArtifactRepository) localRoots.push(proxy.root);
+  if (!/^mlflow-artifacts:/i.test(config.defaultArtifactRoot)) {
+    try {
+      const root = artifactRepositoryFromUri(config.defaultArtifactRoot, repoOptions);
+      if (root instanceof LocalArtifactRepository) localRoots.push(root.root);
+    } catch {
+      // not a repository URI this server opens
+    }
+  }
+  const state: ArtifactState = { config, localRoots, proxy, sources: { ...pendingSources.get(app), ...options.sources }, repoCache: new Map(), repoOptions };
   states.set(app, state);
   pendingSources.delete(app);
   app.addHook("onClose", async () => {
