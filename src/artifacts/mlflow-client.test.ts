@@ -37,10 +37,16 @@ describe.skipIf(!HAS_MLFLOW)("the official mlflow client against the artifact pr
   });
 
   const cases = [
-    ["an http:// artifact URI", (port: number) => `http://127.0.0.1:${port}/api/2.0/mlflow-artifacts/artifacts/7/run1/artifacts`, "run1"],
-    ["an mlflow-artifacts:/ URI", () => "mlflow-artifacts:/7/run2/artifacts", "run2"],
+    ["an http:// artifact URI", (port: number) => `http://127.0.0.1:${port}/api/2.0/mlflow-artifacts/artifacts/7/run1/artifacts`, "run1", {}],
+    // With proxy multipart downloads on, the client fetches each file in parallel 1 MB ranges.
+    [
+      "an mlflow-artifacts:/ URI, downloading in parallel ranges",
+      () => "mlflow-artifacts:/7/run2/artifacts",
+      "run2",
+      { MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD: "true", MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE: String(1024 * 1024) },
+    ],
   ] as const;
-  for (const [name, uriFor, run_] of cases) {
+  for (const [name, uriFor, run_, extraEnv] of cases) {
     it(`logs, lists, downloads, uploads in parts and deletes through ${name}`, async () => {
       const dir = fs.mkdtempSync(path.join(work, "case-"));
       const res = await run([SCRIPT, uriFor(port), dir], {
@@ -49,8 +55,10 @@ describe.skipIf(!HAS_MLFLOW)("the official mlflow client against the artifact pr
         MLFLOW_TRACKING_URI: `http://127.0.0.1:${port}`,
         MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE: String(5 * 1024 * 1024),
         MLFLOW_HTTP_REQUEST_MAX_RETRIES: "0",
+        ...extraEnv,
       });
       expect(res.out).toContain("delete ok");
+      expect(res.out).not.toContain("Falling back");
       expect(res.code).toBe(0);
       expect(fs.existsSync(path.join(t.dir, "artifacts", "7", run_, "artifacts", "mpu", "big.bin"))).toBe(true);
     });

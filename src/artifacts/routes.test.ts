@@ -119,6 +119,14 @@ describe("artifact proxy", () => {
     expect((await get(`${A}/types/conda.yaml`)).headers["content-type"]).toBe("text/plain");
   });
 
+  it("describes a file for MLflow's parallel ranged download", async () => {
+    await put("presigned/w.bin", Buffer.alloc(2048, 1));
+    const res = await get("/api/2.0/mlflow-artifacts/presigned/presigned/w.bin");
+    expect(res.json()).toEqual({ url: "http://localhost:80/api/2.0/mlflow-artifacts/artifacts/presigned/w.bin", headers: {}, file_size: 2048 });
+    expect((await get("/api/2.0/mlflow-artifacts/presigned/presigned/none.bin")).statusCode).toBe(404);
+    expect((await get("/api/2.0/mlflow-artifacts/presigned/presigned")).statusCode).toBe(400);
+  });
+
   it("answers a missing file with 404 RESOURCE_DOES_NOT_EXIST", async () => {
     const res = await get(`${A}/no/such/file.txt`);
     expect(res.statusCode).toBe(404);

@@ -335,6 +335,18 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
   for (const prefix of ARTIFACT_PREFIXES) {
     app.get(`${prefix}artifacts/*`, async (req, reply) => sendArtifact(req, reply, guard(req), safeArtifactPath(wildcard(req))));
 
+    // MLflow's "presigned" download: here the URL is the proxy itself, which the client
+    // then fetches in parallel byte ranges.
+    app.get(`${prefix}presigned/*`, async (req) => {
+      const repo = guard(req);
+      const path = safeArtifactPath(wildcard(req));
+      const info = await repo.stat(path);
+      if (!info) throw notFound(`No such artifact: '${path}'`);
+      if (info.isDir) throw invalidParameter(`Artifact path refers to a directory, not a file: '${path}'`);
+      const url = `${origin(req)}${prefix}artifacts/${path.split("/").map(encodeURIComponent).join("/")}`;
+      return { url, headers: {}, file_size: info.fileSize ?? 0 };
+    });
+
     app.get(`${prefix}artifacts`, async (req) => {
       const repo = guard(req);
       const path = safeArtifactPath(optString(input(req), "path"));
