@@ -203,15 +203,16 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
   };
 
   const fixed = [
-    { id: "select", label: "Select", width: "40px", sortable: false },
-    { id: "name", label: "Run", width: "minmax(180px, 2fr)", sortable: true },
-    { id: "start", label: "Created", width: "160px", sortable: true },
-    { id: "duration", label: "Duration", width: "90px", sortable: false },
-    { id: "user", label: "User", width: "110px", sortable: true },
-    { id: "status", label: "Status", width: "100px", sortable: true },
-    { id: "source", label: "Source", width: "minmax(140px, 1fr)", sortable: false },
+    { id: "select", label: "Select", width: 40, sortable: false },
+    { id: "name", label: "Run", width: 260, sortable: true },
+    { id: "start", label: "Created", width: 160, sortable: true },
+    { id: "duration", label: "Duration", width: 90, sortable: false },
+    { id: "user", label: "User", width: 110, sortable: true },
+    { id: "status", label: "Status", width: 100, sortable: true },
+    { id: "source", label: "Source", width: 180, sortable: false },
   ];
-  const template = fixed.map((f) => f.width).concat(columns.map(() => "minmax(110px, 1fr)")).join(" ");
+  // Fixed pixel tracks: the browser lays each row out without measuring content, which keeps scrolling cheap.
+  const template = fixed.map((f) => `${f.width}px`).concat(columns.map(() => "140px")).join(" ");
   const filterError = pages.error;
   const exp = experiment.data;
 
@@ -370,7 +371,7 @@ function RunsTable({
             <HeaderCell key={columnId(c)} id={columnId(c)} label={c.key} kind={c.kind} sortable sort={sort} onSort={handleSort} />
           ))}
         </div>
-        <div style={{ height: virtualizer.getTotalSize(), position: "relative" }} role="rowgroup">
+        <div className="vbody" style={{ height: virtualizer.getTotalSize() }} role="rowgroup">
           {items.map((item) => {
             const run = pages.runs[item.index];
             if (!run)
