@@ -59,6 +59,7 @@ describe.skipIf(!HAS_MLFLOW)("the official mlflow client against the artifact pr
       });
       expect(res.out).toContain("delete ok");
       expect(res.out).not.toContain("Falling back");
+      if ("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD" in extraEnv) expect(res.out).toContain("ranged download ok");
       expect(res.code).toBe(0);
       expect(fs.existsSync(path.join(t.dir, "artifacts", "7", run_, "artifacts", "mpu", "big.bin"))).toBe(true);
     });

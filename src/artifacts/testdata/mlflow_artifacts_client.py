@@ -43,6 +43,10 @@ for rel in ["model/MLmodel", "model/data/weights.bin", "metrics.json", "notes.tx
     b = os.path.join(out, rel)
     assert filecmp.cmp(a, b, shallow=False), rel
 print("download ok")
+if os.environ.get("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD") == "true":
+    presigned = repo._get_presigned_download_url("model/data/weights.bin")
+    assert presigned.file_size == 3 * 1024 * 1024 + 11, presigned
+    print("ranged download ok")
 
 # Multipart upload through the proxy, the way MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD makes the client do it.
 big = os.path.join(work, "big.bin")
