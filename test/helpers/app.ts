@@ -4,6 +4,7 @@ import path from "node:path";
 import type { FastifyInstance, InjectOptions } from "fastify";
 import { buildApp } from "../../src/api/app.js";
 import { loadServerConfig, type ServerConfig } from "../../src/config.js";
+import { createTestDatabase, TEST_POSTGRES_URL } from "./pg.js";
 
 export interface TestApp {
   app: FastifyInstance;
@@ -17,6 +18,9 @@ export interface TestApp {
 /** A fresh server on a temporary SQLite file and artifact folder. */
 export async function makeTestApp(overrides: Partial<ServerConfig> = {}): Promise<TestApp> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mloop-test-"));
+  // With MLOOP_TEST_POSTGRES_URL set, HTTP tests run on a fresh PostgreSQL database instead of SQLite.
+  const pgDb = TEST_POSTGRES_URL && !overrides.backendStoreUri ? await createTestDatabase() : undefined;
+  if (pgDb) overrides = { backendStoreUri: pgDb.uri, ...overrides };
   const config = {
     ...loadServerConfig({ backendStoreUri: `sqlite:///${path.join(dir, "mlruns.db")}`, artifactsDestination: path.join(dir, "artifacts") }, {}, dir),
     ...overrides,
@@ -45,6 +49,7 @@ export async function makeTestApp(overrides: Partial<ServerConfig> = {}): Promis
     },
     async close() {
       await app.close();
+      await pgDb?.drop();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
