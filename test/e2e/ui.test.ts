@@ -219,6 +219,47 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` — skipped: $
     await screenshot(page, "17-version-source-run");
   });
 
+  it("updates the charts of a running run without a reload", async () => {
+    const post = (p: string, body: unknown) =>
+      fetch(`${server.url}/api/2.0/mlflow/${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json());
+    const { run } = await post("runs/create", { experiment_id: data.experimentId, run_name: "live-run", start_time: Date.now() });
+    const id = run.info.run_id as string;
+    const batch = (from: number) => ({ run_id: id, metrics: Array.from({ length: 10 }, (_, i) => ({ key: "loss", value: 1 / (from + i + 1), step: from + i, timestamp: Date.now() })) });
+    await post("runs/log-batch", batch(0));
+    await page.goto(`${server.url}/experiments/${data.experimentId}/runs/${id}?tab=metrics&metric=loss`);
+    const fig = page.locator('figure[data-metric="loss"]');
+    await expect.poll(async () => Number(await fig.getAttribute("data-points"))).toBe(10);
+    await page.getByText("live", { exact: true }).waitFor();
+    await post("runs/log-batch", batch(10));
+    await expect.poll(async () => Number(await fig.getAttribute("data-points")), { timeout: 15_000 }).toBe(20);
+    await screenshot(page, "18-live-run");
+    await post("runs/update", { run_id: id, status: "FINISHED", end_time: Date.now() });
+  });
+
+  it("works by keyboard: skip link, labelled controls, tabs with arrow keys", async () => {
+    await page.goto(`${server.url}/experiments/${data.experimentId}/runs/${data.artifactRunId}`);
+    await page.getByRole("tab", { name: "Overview" }).waitFor();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    await page.getByRole("tab", { name: "Overview" }).focus();
+    await page.keyboard.press("ArrowRight");
+    await page.waitForURL(/tab=metrics/);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute("id"))).toBe("tab-metrics");
+    // Every form control on the runs page has an accessible name.
+    await page.goto(`${server.url}/experiments/${data.experimentId}`);
+    await page.locator("[data-run-id]").first().waitFor();
+    const unlabeled = await page.evaluate(() =>
+      [...document.querySelectorAll("input, select, textarea, button")]
+        .filter((el) => {
+          const e = el as HTMLInputElement;
+          const named = e.getAttribute("aria-label") || e.labels?.length || (el.tagName === "BUTTON" && el.textContent?.trim());
+          return !named;
+        })
+        .map((el) => el.outerHTML.slice(0, 80)),
+    );
+    expect(unlabeled).toEqual([]);
+  });
+
   it("keeps deep links working on reload and raised no page errors", async () => {
     const res = await page.goto(`${server.url}/experiments/${data.experimentId}?filter=${encodeURIComponent("params.model = 'mlp'")}`);
     expect(res?.status()).toBe(200);
