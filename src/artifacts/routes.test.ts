@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
+import { ConfigError } from "../config.js";
 import { parseRange, provideArtifactSources } from "./routes.js";
 
 const A = "/api/2.0/mlflow-artifacts/artifacts";
@@ -403,5 +404,12 @@ describe("parseRange", () => {
     expect(parseRange("bytes=5-2", 10)).toBe("unsatisfiable");
     expect(parseRange("bytes=0-", 0)).toBe("unsatisfiable");
     expect(parseRange("items=0-1", 10)).toBeUndefined();
+  });
+});
+
+describe("boot", () => {
+  it("stops with a ConfigError on an artifacts destination it cannot use", async () => {
+    await expect(makeTestApp({ artifactsDestination: "gs://bucket/x" })).rejects.toThrow(ConfigError);
+    await expect(makeTestApp({ artifactsDestination: "gs://bucket/x" })).rejects.toThrow(/artifacts-destination/);
   });
 });

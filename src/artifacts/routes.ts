@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { MlflowError, invalidParameter, notFound } from "../api/errors.js";
 import { input, optString, reqString, type Input } from "../api/params.js";
 import { API_PREFIXES } from "../api/routing.js";
-import type { ServerConfig } from "../config.js";
+import { ConfigError, type ServerConfig } from "../config.js";
 import { artifactRepositoryFromUri, type RepositoryOptions } from "./factory.js";
 import { LocalArtifactRepository } from "./local.js";
 import { guessContentType } from "./mime.js";
@@ -209,9 +209,8 @@ function requestBody(req: FastifyRequest): Readable {
 }
 
 function interrupted(err: unknown, req: FastifyRequest): unknown {
-  if (err instanceof MlflowError) return err;
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (req.raw.destroyed || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE") {
+  if (req.raw.readableAborted || (!(err instanceof MlflowError) && (req.raw.destroyed || code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE"))) {
     return new MlflowError("BAD_REQUEST", "The upload was interrupted before the whole body arrived");
   }
   return err;
@@ -275,7 +274,13 @@ export interface ArtifactRouteOptions {
 export async function registerArtifactRoutes(app: FastifyInstance, config: ServerConfig, options: ArtifactRouteOptions = {}): Promise<void> {
   const repoOptions = options.repository ?? {};
   // Validate the destination at boot; connections are made on first use.
-  const proxy = artifactRepositoryFromUri(config.artifactsDestination, repoOptions);
+  let proxy: ArtifactRepository;
+  try {
+    proxy = artifactRepositoryFromUri(config.artifactsDestination, repoOptions);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`invalid --artifacts-destination '${config.artifactsDestination}': ${(err as Error).message}`);
+  }
   const localRoots = [...(options.allowedLocalRoots ?? [])];
   if (proxy instanceof LocalArtifactRepository) localRoots.push(proxy.root);
   if (!/^mlflow-artifacts:/i.test(config.defaultArtifactRoot)) {
