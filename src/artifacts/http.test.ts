@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -62,6 +63,22 @@ describe("artifact proxy over real HTTP", () => {
     expect(ranged.status).toBe(206);
     expect(ranged.bytes).toBe(10);
     expect(ranged.headers["content-range"]).toBe(`bytes ${50 * MB}-${50 * MB + 9}/${size}`);
+  });
+
+  it("leaves nothing behind when the client disconnects mid-upload", async () => {
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host: "127.0.0.1", port, method: "PUT", path: `${A}/aborted/file.bin`, headers: { "content-length": 10 * MB } });
+      req.on("error", () => resolve());
+      req.write(Buffer.alloc(2 * MB, 1), () => setTimeout(() => req.destroy(), 100));
+      req.on("close", () => resolve());
+    });
+    // The server notices the disconnect asynchronously; wait until the staging file is gone.
+    const tmp = path.join(t.dir, "artifacts", ".mloop-uploads", "tmp");
+    for (let i = 0; i < 100 && fs.existsSync(tmp) && fs.readdirSync(tmp).length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(fs.readdirSync(tmp)).toEqual([]);
+    expect(fs.existsSync(path.join(t.dir, "artifacts", "aborted", "file.bin"))).toBe(false);
+    const after = await rawRequest(port, "GET", `${A}?path=aborted`);
+    expect([after.status, JSON.parse(after.body.toString())]).toEqual([200, { files: [] }]);
   });
 
   it("accepts a chunked upload without Content-Length", async () => {
