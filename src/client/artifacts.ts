@@ -25,7 +25,8 @@ export interface TransferOptions {
 
 /**
  * The proxy path of a run's artifact root, from its `artifact_uri`
- * (`mlflow-artifacts:/1/<run>/artifacts` or `mlflow-artifacts://host:port/1/<run>/artifacts`).
+ * (`mlflow-artifacts:/1/<run>/artifacts`, `mlflow-artifacts://host:port/1/<run>/artifacts`
+ * or `http(s)://host/api/2.0/mlflow-artifacts/artifacts/1/<run>/artifacts`).
  *
  * @example
  * ```ts
@@ -33,7 +34,7 @@ export interface TransferOptions {
  * ```
  */
 export function proxyRoot(artifactUri: string): string {
-  const m = /^mlflow-artifacts:(\/\/[^/]*)?\/?(.*)$/.exec(artifactUri);
+  const m = /^mlflow-artifacts:(\/\/[^/]*)?\/?(.*)$/.exec(artifactUri) ?? /^https?:\/\/[^/]+(?:\/.*)?\/api\/2\.0\/mlflow-artifacts\/artifacts()\/?(.*)$/.exec(artifactUri);
   if (!m) {
     throw new ApiError(
       0,

@@ -72,7 +72,13 @@ export class HttpTransport {
     const res = await this.fetchWithRetry(method, path, query, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { "content-type": "application/json" });
     const text = await res.text();
     if (!res.ok) throw toApiError(res.status, text);
-    return (text ? JSON.parse(text) : {}) as T;
+    if (!text) return {} as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      // e.g. a tracking URI that points at a web page or a proxy's HTML error
+      throw new ApiError(res.status, "INVALID_RESPONSE", `${this.baseUrl}${path} did not answer with JSON (is it an mloop or MLflow tracking server?)`);
+    }
   }
 
   /** A raw request (streams, binary bodies); the caller reads the response. Throws {@link ApiError} on failure. */
