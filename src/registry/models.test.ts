@@ -63,6 +63,9 @@ describe("model registry API", () => {
     expect(await names(`filter=${encodeURIComponent("tags.team = 'a'")}`)).toEqual(["Alpha", "beta"]);
     expect(await names(`filter=${encodeURIComponent("name != 'beta' AND tags.`team` = 'a'")}`)).toEqual(["Alpha"]);
     expect(await names(`order_by=${encodeURIComponent("name DESC")}`)).toEqual(["gamma", "beta", "alpha-2", "Alpha"]);
+    // `!=` on a tag matches models without the tag (MLflow clients add this filter to every search)
+    expect(await names(`filter=${encodeURIComponent("name ILIKE 'a%' AND tag.`mlflow.prompt.is_prompt` != 'true'")}`)).toEqual(["Alpha", "alpha-2"]);
+    expect(await names(`filter=${encodeURIComponent("tags.team != 'a'")}`)).toEqual(["alpha-2", "gamma"]);
     const p1 = await t.call("GET", "registered-models/search?max_results=3");
     expect(p1.body.registered_models).toHaveLength(3);
     const p2 = await t.call("GET", `registered-models/search?max_results=3&page_token=${encodeURIComponent(p1.body.next_page_token)}`);

@@ -124,6 +124,16 @@ export function stringComparison(dialect: Dialect, column: string, op: Clause["o
   }
 }
 
+/**
+ * A tag (or param) comparison as an EXISTS test. `!=` means "has no such
+ * value", so entities without the tag match too: MLflow clients rely on it
+ * (they add `tags.mlflow.prompt.is_prompt != 'true'` to every model search).
+ */
+function tagComparison(dialect: Dialect, c: Clause, column = "t.value"): { exists: string; cmp: { sql: string; params: SqlValue[] } } {
+  if (c.op === "!=") return { exists: "NOT EXISTS", cmp: stringComparison(dialect, column, "=", c.value, `${c.type}.${c.key}`) };
+  return { exists: "EXISTS", cmp: stringComparison(dialect, column, c.op, c.value, `${c.type}.${c.key}`) };
+}
+
 function numericComparison(column: string, op: Clause["op"], value: Clause["value"], what: string): { sql: string; params: SqlValue[] } {
   if (!["=", "!=", "<", "<=", ">", ">="].includes(op)) throw invalidParameter(`Invalid comparator '${op}' for '${what}': use =, !=, <, <=, > or >=`);
   const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : NaN;
@@ -299,8 +309,8 @@ export class RegistryStore {
         params.push(...cmp.params);
       } else if (c.type === "tags" || c.type === "params") {
         const table = c.type === "tags" ? "logged_model_tags" : "logged_model_params";
-        const cmp = stringComparison(this.dialect, "x.value", c.op, c.value, `${c.type}.${c.key}`);
-        where.push(`EXISTS (SELECT 1 FROM ${table} x WHERE x.model_id = lm.model_id AND x.key = ? AND ${cmp.sql})`);
+        const { exists, cmp } = tagComparison(this.dialect, c, "x.value");
+        where.push(`${exists} (SELECT 1 FROM ${table} x WHERE x.model_id = lm.model_id AND x.key = ? AND ${cmp.sql})`);
         params.push(c.key, ...cmp.params);
       } else {
         throw invalidParameter(`Filtering logged models on metrics is not supported: '${c.type}.${c.key}'`);
@@ -446,8 +456,8 @@ export class RegistryStore {
         where.push(cmp.sql);
         params.push(...cmp.params);
       } else if (c.type === "tags") {
-        const cmp = stringComparison(this.dialect, "t.value", c.op, c.value, `tags.${c.key}`);
-        where.push(`EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.name = rm.name AND t.key = ? AND ${cmp.sql})`);
+        const { exists, cmp } = tagComparison(this.dialect, c);
+        where.push(`${exists} (SELECT 1 FROM registered_model_tags t WHERE t.name = rm.name AND t.key = ? AND ${cmp.sql})`);
         params.push(c.key, ...cmp.params);
       } else {
         throw invalidParameter(`Invalid search expression type '${c.type}'. Registered models can be filtered on name and tags.`);
@@ -643,8 +653,8 @@ export class RegistryStore {
         where.push(cmp.sql);
         params.push(...cmp.params);
       } else if (c.type === "tags") {
-        const cmp = stringComparison(this.dialect, "t.value", c.op, c.value, `tags.${c.key}`);
-        where.push(`EXISTS (SELECT 1 FROM model_version_tags t WHERE t.name = mv.name AND t.version = mv.version AND t.key = ? AND ${cmp.sql})`);
+        const { exists, cmp } = tagComparison(this.dialect, c);
+        where.push(`${exists} (SELECT 1 FROM model_version_tags t WHERE t.name = mv.name AND t.version = mv.version AND t.key = ? AND ${cmp.sql})`);
         params.push(c.key, ...cmp.params);
       } else {
         throw invalidParameter(`Invalid search expression type '${c.type}'. Model versions can be filtered on attributes and tags.`);
