@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { buildApp } from "./app.js";
@@ -54,6 +55,19 @@ describe("web UI serving", () => {
     expect(res.headers["cache-control"]).toContain("immutable");
     const again = await app.inject({ method: "GET", url: "/assets/index-abc123.js", headers: { "if-none-match": String(res.headers.etag) } });
     expect(again.statusCode).toBe(304);
+  });
+
+  it("compresses text assets for clients that accept it", async () => {
+    for (const [accept, enc] of [["gzip, deflate, br", "br"], ["gzip", "gzip"]] as const) {
+      const res = await app.inject({ method: "GET", url: "/assets/index-abc123.js", headers: { "accept-encoding": accept } });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers["content-encoding"]).toBe(enc);
+      const body = enc === "br" ? zlib.brotliDecompressSync(res.rawPayload) : zlib.gunzipSync(res.rawPayload);
+      expect(body.toString()).toBe("console.log(1)");
+    }
+    const plain = await app.inject({ method: "GET", url: "/assets/index-abc123.js" });
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    expect(plain.body).toBe("console.log(1)");
   });
 
   it("answers a missing asset with 404, not HTML", async () => {

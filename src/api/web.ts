@@ -5,6 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ServerConfig } from "../config.js";
@@ -92,7 +93,39 @@ function sendFile(req: FastifyRequest, reply: FastifyReply, file: string, immuta
     reply.header("x-frame-options", "DENY");
     reply.header("referrer-policy", "same-origin");
   }
+  reply.header("vary", "accept-encoding");
   if (req.headers["if-none-match"] === etag) return reply.status(304).send();
+  const encoding = COMPRESSIBLE.has(path.extname(file)) ? pickEncoding(String(req.headers["accept-encoding"] ?? "")) : undefined;
+  if (encoding) {
+    const body = compressed(file, stat.mtimeMs, encoding);
+    reply.header("content-encoding", encoding);
+    reply.header("content-length", body.length);
+    return reply.send(body);
+  }
   reply.header("content-length", stat.size);
   return reply.send(fs.createReadStream(file));
+}
+
+const COMPRESSIBLE = new Set([".html", ".js", ".mjs", ".css", ".json", ".svg", ".map", ".txt"]);
+
+function pickEncoding(accept: string): "br" | "gzip" | undefined {
+  if (/\bbr\b/.test(accept)) return "br";
+  if (/\bgzip\b/.test(accept)) return "gzip";
+  return undefined;
+}
+
+/** The UI's files never change while the server runs (except on rebuild, caught by mtime): compress each once. */
+const compressedCache = new Map<string, { mtimeMs: number; body: Buffer }>();
+
+function compressed(file: string, mtimeMs: number, encoding: "br" | "gzip"): Buffer {
+  const key = `${encoding}:${file}`;
+  const hit = compressedCache.get(key);
+  if (hit && hit.mtimeMs === mtimeMs) return hit.body;
+  const raw = fs.readFileSync(file);
+  const body =
+    encoding === "br"
+      ? zlib.brotliCompressSync(raw, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length } })
+      : zlib.gzipSync(raw, { level: 9 });
+  compressedCache.set(key, { mtimeMs, body });
+  return body;
 }

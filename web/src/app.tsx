@@ -1,9 +1,14 @@
+import { lazy, Suspense } from "react";
 import { Link, match, useLocation } from "./router.js";
 import { ExperimentsPage } from "./pages/experiments.js";
 import { RunsPage } from "./pages/runs.js";
 import { RunPage } from "./pages/run.js";
-import { ComparePage } from "./pages/compare.js";
-import { ModelsPage, ModelPage, ModelVersionPage } from "./pages/models.js";
+
+// Pages off the tracking path load on first visit, keeping the first load small.
+const ComparePage = lazy(() => import("./pages/compare.js").then((m) => ({ default: m.ComparePage })));
+const ModelsPage = lazy(() => import("./pages/models.js").then((m) => ({ default: m.ModelsPage })));
+const ModelPage = lazy(() => import("./pages/models.js").then((m) => ({ default: m.ModelPage })));
+const ModelVersionPage = lazy(() => import("./pages/models.js").then((m) => ({ default: m.ModelVersionPage })));
 
 function Route() {
   const { pathname } = useLocation();
@@ -51,7 +56,9 @@ export function App() {
           </Link>
         </nav>
       </header>
-      <Route />
+      <Suspense fallback={<p className="page muted">Loading…</p>}>
+        <Route />
+      </Suspense>
     </>
   );
 }

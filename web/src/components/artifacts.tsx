@@ -1,5 +1,7 @@
 import { useEffect, useState } from "react";
-import YAML from "yaml";
+
+/** The YAML parser is only needed for MLmodel previews: load it on first use. */
+const loadYaml = () => import("yaml").then((m) => m.default);
 import * as api from "../api.js";
 import { formatBytes, useLoad } from "../util.js";
 import { ErrorBox } from "./common.js";
@@ -187,13 +189,30 @@ function PreviewBody({ kind, text, path }: { kind: PreviewKind; text: string; pa
     }
     return <pre className="code json">{pretty}</pre>;
   }
-  if (kind === "mlmodel") {
-    let doc: Record<string, unknown> | undefined;
-    try {
-      doc = YAML.parse(text) as Record<string, unknown>;
-    } catch {
-      doc = undefined;
-    }
+  if (kind === "mlmodel") return <MLmodelPreview text={text} />;
+  return <pre className={`code ${kind}`}>{text}</pre>;
+}
+
+function MLmodelPreview({ text }: { text: string }) {
+  const [doc, setDoc] = useState<Record<string, unknown>>();
+  useEffect(() => {
+    let live = true;
+    loadYaml().then(
+      (YAML) => {
+        try {
+          const parsed: unknown = YAML.parse(text);
+          if (live && parsed && typeof parsed === "object") setDoc(parsed as Record<string, unknown>);
+        } catch {
+          // not valid YAML: the raw text below is all we can show
+        }
+      },
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [text]);
+  {
     const flavors = doc && typeof doc.flavors === "object" && doc.flavors ? Object.entries(doc.flavors as Record<string, Record<string, unknown>>) : [];
     return (
       <>
@@ -236,5 +255,4 @@ function PreviewBody({ kind, text, path }: { kind: PreviewKind; text: string; pa
       </>
     );
   }
-  return <pre className={`code ${kind}`}>{text}</pre>;
 }
