@@ -148,6 +148,19 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` — skipped: $
     await page.getByRole("tab", { name: /Metrics/ }).click();
     await page.locator('figure[data-metric="loss"] canvas').waitFor();
     await expect.poll(async () => Number(await page.locator('figure[data-metric="loss"]').getAttribute("data-points"))).toBe(200);
+    // Dragging over a step range refetches that range from the server.
+    const over = page.locator('figure[data-metric="loss"] .u-over');
+    const box = (await over.boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    const reset = page.getByRole("button", { name: /Reset zoom \(steps \d+–\d+\)/ });
+    await reset.waitFor();
+    await expect.poll(async () => Number(await page.locator('figure[data-metric="loss"]').getAttribute("data-points"))).toBeLessThan(200);
+    await reset.click();
+    await expect.poll(async () => Number(await page.locator('figure[data-metric="loss"]').getAttribute("data-points"))).toBe(200);
+
     await page.getByLabel("X axis").selectOption("relative");
     await page.getByLabel("Log scale").check();
     await page.waitForURL(/x=relative/);
