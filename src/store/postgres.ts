@@ -354,6 +354,13 @@ export class PostgresDriver implements SqlDriver {
       throw translate(err);
     }
     let broken = false;
+    // The connection can die between two statements of the transaction (a
+    // database restart): without a listener that 'error' event would crash
+    // the process. The client is then discarded instead of going back to the pool.
+    const onError = () => {
+      broken = true;
+    };
+    client.on("error", onError);
     try {
       await this.query(client, "BEGIN", []);
       const result = await fn(executor((sql, params) => this.query(client, sql, params)));
@@ -371,6 +378,7 @@ export class PostgresDriver implements SqlDriver {
       }
       throw translate(err);
     } finally {
+      client.removeListener("error", onError);
       client.release(broken);
     }
   }
