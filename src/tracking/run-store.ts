@@ -502,15 +502,40 @@ export class RunStore {
       const targets = new Set<number>([min, max]);
       const n = Math.max(2, maxPoints);
       for (let i = 1; i < n - 1; i++) targets.add(min + Math.round((i * (max - min)) / (n - 1)));
-      const ts = [...targets];
-      // Each target step seeks the first logged step at or after it; the distinct steps found are read back.
-      rows = await this.db.all<MetricRow>(
-        `WITH targets(s) AS (VALUES ${ts.map(() => "(CAST(? AS BIGINT))").join(", ")}),
-              picked AS (SELECT DISTINCT (SELECT x.step FROM metrics x WHERE x.run_uuid = ? AND x.key = ? AND x.step >= t.s AND x.step <= ? ORDER BY x.step LIMIT 1) AS step FROM targets t)
-         SELECT m.key, m.value, m.timestamp, m.step, m.is_nan FROM picked p JOIN metrics m ON m.run_uuid = ? AND m.key = ? AND m.step = p.step
-         ORDER BY m.step, m.timestamp, m.value`,
-        [...ts, runId, key, max, runId, key],
-      );
+      const ts = [...targets].sort((a, b) => a - b);
+      if (this.db.dialect === "sqlite") {
+        // In-process seeks cost microseconds each; SQLite plans the one-statement form below as a scan.
+        const steps = new Set<number>();
+        for (const target of ts) {
+          const hit = await this.db.get<{ step: number }>(
+            "SELECT step FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? AND step <= ? ORDER BY step LIMIT 1",
+            [runId, key, target, max],
+          );
+          if (hit) steps.add(Number(hit.step));
+        }
+        rows = [];
+        const list = [...steps];
+        for (let i = 0; i < list.length; i += 500) {
+          const chunk = list.slice(i, i + 500);
+          rows.push(
+            ...(await this.db.all<MetricRow>(
+              `SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? AND step IN (${placeholders(chunk.length)}) ORDER BY step, timestamp, value`,
+              [runId, key, ...chunk],
+            )),
+          );
+        }
+      } else {
+        // One round trip: each target step seeks the first logged step at or after it through the index.
+        rows = await this.db.all<MetricRow>(
+          `SELECT m.key, m.value, m.timestamp, m.step, m.is_nan
+           FROM (VALUES ${ts.map(() => "(CAST(? AS BIGINT))").join(", ")}) AS t(s)
+           CROSS JOIN LATERAL (SELECT x.step FROM metrics x WHERE x.run_uuid = ? AND x.key = ? AND x.step >= t.s AND x.step <= ? ORDER BY x.step LIMIT 1) p
+           JOIN metrics m ON m.run_uuid = ? AND m.key = ? AND m.step = p.step
+           GROUP BY m.key, m.value, m.timestamp, m.step, m.is_nan
+           ORDER BY m.step, m.timestamp, m.value`,
+          [...ts, runId, key, max, runId, key],
+        );
+      }
     }
     return rows.map((r) => ({ ...wireMetric(r), run_id: runId }));
   }
