@@ -64,6 +64,14 @@ export function cleanArtifactPath(p: string | undefined): string {
   return parts.join("/");
 }
 
+/**
+ * Joins artifact path segments with `/`, skipping empty ones.
+ *
+ * @example
+ * ```ts
+ * joinArtifactPath("1/abc/artifacts", "", "model"); // "1/abc/artifacts/model"
+ * ```
+ */
 export function joinArtifactPath(...parts: (string | undefined)[]): string {
   return parts.filter((p): p is string => !!p).join("/");
 }
@@ -79,7 +87,14 @@ export interface UploadItem {
   size: number;
 }
 
-/** Every regular file under `dir` (symlinked files included, symlinked folders not followed), with `/`-separated relative paths. */
+/**
+ * Every regular file under `dir` (symlinked files included, symlinked folders not followed), with `/`-separated relative paths, sorted.
+ *
+ * @example
+ * ```ts
+ * for (const f of await walkFiles("out")) console.log(f.rel, f.size); // "plots/roc.png" 20480
+ * ```
+ */
 export async function walkFiles(dir: string): Promise<{ localPath: string; rel: string; size: number }[]> {
   const out: { localPath: string; rel: string; size: number }[] = [];
   const visit = async (abs: string, rel: string) => {
@@ -99,7 +114,14 @@ export async function walkFiles(dir: string): Promise<{ localPath: string; rel: 
   return out;
 }
 
-/** Runs `fn` over `items` with at most `limit` at once; the first failure stops new work and is thrown. */
+/**
+ * Runs `fn` over `items` with at most `limit` at once; the first failure stops new work and is thrown.
+ *
+ * @example
+ * ```ts
+ * await mapPool(files, 4, async (f) => upload(f));
+ * ```
+ */
 export async function mapPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failed: { err: unknown } | undefined;
@@ -140,7 +162,15 @@ class Progress {
   }
 }
 
-/** Uploads files, streamed from disk (never buffered whole), to `<root>/<artifactPath>`. */
+/**
+ * Uploads files, streamed from disk (never buffered whole), to `<root>/<artifactPath>`;
+ * an upload that meets a retryable failure starts over from the file.
+ *
+ * @example
+ * ```ts
+ * await uploadFiles(http, "1/abc/artifacts", [{ localPath: "model.onnx", artifactPath: "model/model.onnx", size: 1024 }]);
+ * ```
+ */
 export async function uploadFiles(http: HttpTransport, root: string, items: readonly UploadItem[], opts: TransferOptions = {}): Promise<void> {
   const progress = new Progress(
     items.reduce((s, i) => s + i.size, 0),
@@ -174,7 +204,14 @@ async function* countChunks(stream: AsyncIterable<Buffer>, onChunk: (n: number) 
   }
 }
 
-/** Lists one folder of the artifact store through the proxy; paths come back relative to the run's artifact root. */
+/**
+ * Lists one folder of the artifact store through the proxy; paths come back relative to the run's artifact root.
+ *
+ * @example
+ * ```ts
+ * await listFolder(http, "1/abc/artifacts", "model"); // [{ path: "model/MLmodel", is_dir: false, file_size: 312 }]
+ * ```
+ */
 export async function listFolder(http: HttpTransport, root: string, rel: string): Promise<FileInfo[]> {
   const res = await http.request<{ files?: { path: string; is_dir?: boolean; file_size?: number | string }[] }>(
     "GET",
@@ -216,6 +253,11 @@ function localTarget(dstDir: string, rel: string): string {
  * Downloads the artifact file or folder `rel` into `dstDir`, keeping its
  * relative path (`dstDir/<rel>`), streaming each file to a temporary name and
  * renaming it into place once complete. Returns the local path.
+ *
+ * @example
+ * ```ts
+ * await downloadTree(http, "1/abc/artifacts", "model", "/tmp/dl"); // "/tmp/dl/model"
+ * ```
  */
 export async function downloadTree(http: HttpTransport, root: string, rel: string, dstDir: string, opts: TransferOptions = {}): Promise<string> {
   // The proxy lists a file (or a missing path) as an empty folder.
@@ -280,7 +322,14 @@ async function streamToFile(res: Response, target: string, onChunk: (n: number) 
   }
 }
 
-/** Deletes an artifact file or folder through the proxy. */
+/**
+ * Deletes an artifact file or folder through the proxy.
+ *
+ * @example
+ * ```ts
+ * await deletePath(http, "1/abc/artifacts", "tmp");
+ * ```
+ */
 export async function deletePath(http: HttpTransport, root: string, rel: string): Promise<void> {
   await http.transfer("DELETE", proxyUrl(joinArtifactPath(root, rel)));
 }

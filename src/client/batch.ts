@@ -74,24 +74,52 @@ function entitySize(kv: KeyValue): number {
   return kv.key.length + kv.value.length + 32;
 }
 
-/** `{a: "1"}` or `[{key: "a", value: "1"}]` → `[{key: "a", value: "1"}]`, values as strings. */
+/**
+ * `{a: "1"}` or `[{key: "a", value: "1"}]` → `[{key: "a", value: "1"}]`, values as strings.
+ *
+ * @example
+ * ```ts
+ * toKeyValues({ depth: 6 }); // [{ key: "depth", value: "6" }]
+ * ```
+ */
 export function toKeyValues(input: KeyValues | Record<string, unknown> | undefined): KeyValue[] {
   if (!input) return [];
   if (Array.isArray(input)) return input.map((kv: KeyValue) => ({ key: kv.key, value: String(kv.value) }));
   return Object.entries(input).map(([key, value]) => ({ key, value: String(value) }));
 }
 
-/** A metric as MLflow's JSON carries it: non-finite values travel as the strings "NaN", "Infinity", "-Infinity". */
+/**
+ * A metric as MLflow's JSON carries it: non-finite values travel as the strings "NaN", "Infinity", "-Infinity".
+ *
+ * @example
+ * ```ts
+ * encodeMetric({ key: "loss", value: NaN, step: 0, timestamp: 0 }).value; // "NaN"
+ * ```
+ */
 export function encodeMetric(m: Metric): { key: string; value: number | string; timestamp: number; step: number } {
   return { key: m.key, value: Number.isFinite(m.value) ? m.value : String(m.value), timestamp: m.timestamp, step: m.step };
 }
 
-/** The reverse of {@link encodeMetric}; int64 fields may also arrive as strings. */
+/**
+ * The reverse of {@link encodeMetric}; int64 fields may also arrive as strings.
+ *
+ * @example
+ * ```ts
+ * decodeMetric({ key: "loss", value: "Infinity", step: "3", timestamp: 0 }); // { …, value: Infinity, step: 3 }
+ * ```
+ */
 export function decodeMetric<T extends { key: string; value: unknown; timestamp?: unknown; step?: unknown }>(m: T): T & Metric {
   return { ...m, value: Number(m.value), timestamp: Number(m.timestamp ?? 0), step: Number(m.step ?? 0) };
 }
 
-/** Fills defaults: step 0, timestamp now. */
+/**
+ * Fills a metric's defaults: step 0, timestamp now.
+ *
+ * @example
+ * ```ts
+ * toMetric({ key: "auc", value: 0.9 }); // { key: "auc", value: 0.9, step: 0, timestamp: Date.now() }
+ * ```
+ */
 export function toMetric(m: MetricInput, now = Date.now()): Metric {
   return { key: m.key, value: m.value, step: m.step ?? 0, timestamp: m.timestamp ?? now };
 }

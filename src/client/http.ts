@@ -1,9 +1,30 @@
 /**
  * The HTTP transport every SDK client shares: MLflow's REST conventions,
  * JSON in and out, errors as {@link ApiError} carrying MLflow's error_code,
- * and retries with backoff on 429/503 and connection failures.
+ * and retries with backoff on 429/5xx and connection failures.
+ */
+
+/**
+ * A failed request: MLflow's `error_code` (or `CONNECTION_ERROR`, `TIMEOUT`,
+ * `INVALID_RESPONSE` for failures before an answer) and the HTTP status (0 when there was none).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await client.getRun(runId);
+ * } catch (err) {
+ *   if (err instanceof ApiError && err.errorCode === "RESOURCE_DOES_NOT_EXIST") console.log("no such run");
+ *   else throw err;
+ * }
+ * ```
  */
 export class ApiError extends Error {
+  /**
+   * @example
+   * ```ts
+   * throw new ApiError(404, "RESOURCE_DOES_NOT_EXIST", `artifact '${path}' does not exist`);
+   * ```
+   */
   constructor(
     readonly status: number,
     readonly errorCode: string,
@@ -32,6 +53,15 @@ export type RequestBody = NonNullable<RequestInit["body"]>;
 
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
+/**
+ * JSON requests to an MLflow-compatible server, with retries and MLflow's error shape.
+ *
+ * @example
+ * ```ts
+ * const http = new HttpTransport({ trackingUri: "http://127.0.0.1:5000" });
+ * const { experiment } = await http.get<{ experiment: Experiment }>("experiments/get", { experiment_id: "0" });
+ * ```
+ */
 export class HttpTransport {
   readonly baseUrl: string;
   private readonly headers: Record<string, string>;
@@ -49,25 +79,62 @@ export class HttpTransport {
     this.timeoutMs = opts.timeoutMs ?? 120_000;
   }
 
-  /** `GET /api/2.0/mlflow/<path>?query`. */
+  /**
+   * `GET /api/2.0/mlflow/<path>?query`.
+   *
+   * @example
+   * ```ts
+   * const { run } = await http.get<{ run: Run }>("runs/get", { run_id: runId });
+   * ```
+   */
   get<T>(path: string, query: Query = {}): Promise<T> {
     return this.request<T>("GET", apiPath(path), query, undefined);
   }
 
-  /** `POST /api/2.0/mlflow/<path>` with a JSON body. */
+  /**
+   * `POST /api/2.0/mlflow/<path>` with a JSON body.
+   *
+   * @example
+   * ```ts
+   * await http.post("runs/set-tag", { run_id: runId, key: "stage", value: "dev" });
+   * ```
+   */
   post<T>(path: string, body: unknown = {}): Promise<T> {
     return this.request<T>("POST", apiPath(path), {}, body);
   }
 
+  /**
+   * `PATCH /api/2.0/mlflow/<path>` with a JSON body.
+   *
+   * @example
+   * ```ts
+   * await http.patch("registered-models/update", { name: "fraud", description: "v2" });
+   * ```
+   */
   patch<T>(path: string, body: unknown = {}): Promise<T> {
     return this.request<T>("PATCH", apiPath(path), {}, body);
   }
 
+  /**
+   * `DELETE /api/2.0/mlflow/<path>`, with an optional JSON body and query.
+   *
+   * @example
+   * ```ts
+   * await http.delete("registered-models/alias", undefined, { name: "fraud", alias: "champion" });
+   * ```
+   */
   delete<T>(path: string, body?: unknown, query: Query = {}): Promise<T> {
     return this.request<T>("DELETE", apiPath(path), query, body);
   }
 
-  /** Any request with a JSON (or no) body; `path` is absolute (starts with `/`). */
+  /**
+   * Any request with a JSON (or no) body; `path` is absolute (starts with `/`).
+   *
+   * @example
+   * ```ts
+   * const res = await http.request<{ files: FileInfo[] }>("GET", "/api/2.0/mlflow-artifacts/artifacts", { path: "1/abc/artifacts" }, undefined);
+   * ```
+   */
   async request<T>(method: string, path: string, query: Query, body: unknown): Promise<T> {
     const res = await this.fetchWithRetry(method, path, query, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { "content-type": "application/json" });
     const text = await res.text();
@@ -81,7 +148,15 @@ export class HttpTransport {
     }
   }
 
-  /** A raw request (streams, binary bodies); the caller reads the response. Throws {@link ApiError} on failure. */
+  /**
+   * A raw request (streams, binary bodies); the caller reads the response. Throws {@link ApiError} on failure.
+   *
+   * @example
+   * ```ts
+   * const res = await http.raw("GET", "/get-artifact", { run_id: runId, path: "model/MLmodel" });
+   * const text = await res.text();
+   * ```
+   */
   async raw(method: string, path: string, query: Query = {}, body?: RequestBody, headers: Record<string, string> = {}): Promise<Response> {
     const res = await this.fetchWithRetry(method, path, query, body, headers);
     if (!res.ok) throw toApiError(res.status, await res.text());
@@ -92,6 +167,13 @@ export class HttpTransport {
    * A file transfer: no overall timeout (a large file may take minutes), and
    * a streamed body given as a factory is replayed on retry by calling it again.
    * Throws {@link ApiError} on failure; the caller reads the response body.
+   *
+   * @example
+   * ```ts
+   * await http.transfer("PUT", "/api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts/model.onnx", () => fs.createReadStream("model.onnx"), {
+   *   "content-type": "application/octet-stream",
+   * });
+   * ```
    */
   async transfer(method: string, path: string, body?: () => RequestBody | AsyncIterable<Uint8Array>, headers: Record<string, string> = {}, query: Query = {}): Promise<Response> {
     const res = await this.fetchWithRetry(method, path, query, body as (() => RequestBody) | undefined, headers, 0);
@@ -144,6 +226,14 @@ function apiPath(path: string): string {
   return path.startsWith("/") ? path : `/api/2.0/mlflow/${path}`;
 }
 
+/**
+ * A URL query string; lists repeat the key, undefined values are left out.
+ *
+ * @example
+ * ```ts
+ * queryString({ run_ids: ["a", "b"], max_results: 10, page_token: undefined }); // "?run_ids=a&run_ids=b&max_results=10"
+ * ```
+ */
 export function queryString(query: Query): string {
   const parts: string[] = [];
   for (const [k, v] of Object.entries(query)) {
