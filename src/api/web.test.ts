@@ -41,7 +41,7 @@ describe("web UI serving", () => {
   });
 
   it("falls back to index.html for client routes, with query strings", async () => {
-    for (const url of ["/experiments/1", "/experiments/1/runs?filter=metrics.acc%20%3E%200.5", "/models/my%20model/versions/3"]) {
+    for (const url of ["/experiments/1", "/experiments/1/runs?filter=metrics.acc%20%3E%200.5", "/models/my%20model/versions/3", "/models/fraud.v2", "/experiments/12/runs/abc?tab=artifacts&path=model%2FMLmodel"]) {
       const res = await app.inject({ method: "GET", url });
       expect(res.statusCode, url).toBe(200);
       expect(res.body).toContain("<title>mloop</title>");
@@ -71,8 +71,10 @@ describe("web UI serving", () => {
   });
 
   it("answers a missing asset with 404, not HTML", async () => {
-    const res = await app.inject({ method: "GET", url: "/assets/gone-999.js" });
-    expect(res.statusCode).toBe(404);
+    for (const url of ["/assets/gone-999.js", "/robots.txt"]) {
+      const res = await app.inject({ method: "GET", url });
+      expect(res.statusCode, url).toBe(404);
+    }
   });
 
   it("keeps MLflow's JSON 404 for unknown API paths", async () => {

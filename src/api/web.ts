@@ -60,7 +60,9 @@ export function registerWebUi(app: FastifyInstance, config: ServerConfig, opts: 
     const file = resolveInside(root, rel);
     if (file && file !== root && isFile(file)) return sendFile(req, reply, file, rel.startsWith("/assets/"));
     // A missing hashed asset is a real 404: answering it with HTML would hide a stale deploy.
-    if (rel.startsWith("/assets/") || path.extname(rel) !== "" && !rel.endsWith(".html")) return reply.callNotFound();
+    // Client routes can end in a dot-name (`/models/my.model`), so only top-level files such as `/favicon.ico` count as files here.
+    const topLevelFile = !rel.slice(1).includes("/") && path.extname(rel) !== "" && !rel.endsWith(".html");
+    if (rel.startsWith("/assets/") || topLevelFile) return reply.callNotFound();
     return sendFile(req, reply, path.join(root, "index.html"), false);
   };
   app.get("/", serve);
