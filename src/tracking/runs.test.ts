@@ -428,3 +428,44 @@ describe("experiments/search filters", () => {
     expect(badOrder.status).toBe(400);
   });
 });
+
+describe("runs API under arbitrary input", () => {
+  let t: TestApp;
+  let runId: string;
+  beforeEach(async () => {
+    t = await makeTestApp();
+    runId = await createRun(t);
+  });
+  afterEach(async () => t.close());
+
+  it("answers any JSON body with 200 or an MLflow 4xx error, never a 500", async () => {
+    const fc = (await import("fast-check")).default;
+    const value = fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom("NaN", "Infinity", "-1", "1e400", "../x", "", "m"),
+    );
+    const entity = fc.dictionary(fc.constantFrom("key", "value", "timestamp", "step", "model_id", "dataset", "tags"), fc.oneof(value, fc.array(value, { maxLength: 2 })));
+    const endpoints = ["runs/create", "runs/update", "runs/set-tag", "runs/delete-tag", "runs/log-metric", "runs/log-parameter", "runs/log-batch", "runs/log-inputs", "runs/log-outputs", "runs/search"];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...endpoints),
+        fc.dictionary(
+          fc.constantFrom("run_id", "experiment_id", "key", "value", "timestamp", "step", "status", "end_time", "run_name", "metrics", "params", "tags", "datasets", "models", "filter", "order_by", "max_results", "experiment_ids"),
+          fc.oneof(value, fc.array(entity, { maxLength: 3 }), fc.array(value, { maxLength: 3 })),
+        ),
+        fc.boolean(),
+        async (url, body, useRun) => {
+          const payload = useRun ? { ...body, run_id: runId } : body;
+          const r = await t.call("POST", url, payload);
+          if (r.status === 200) return true;
+          return r.status >= 400 && r.status < 500 && typeof r.body.error_code === "string" && typeof r.body.message === "string";
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});
