@@ -37,8 +37,13 @@ function stringValue(inp: Input, name: string): string {
   throw invalidParameter(`Invalid value ${JSON.stringify(v).slice(0, 100)} for parameter '${name}' supplied: must be a string`);
 }
 
-/** Thin routes: read the request, call a service, shape MLflow's response. */
+/**
+ * Thin routes: read the request, call a service, shape MLflow's response.
+ * The services are also decorated onto the app as `app.tracking`, so the
+ * registry and artifact code can look up runs (`app.tracking.runs.locate(id)`).
+ */
 export function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices): void {
+  if (!app.hasDecorator("tracking")) app.decorate("tracking", s);
   mlflowRoute(app, "POST", "experiments/create", async (req) => {
     const inp = input(req);
     const id = await s.experiments.create(inp.name, optString(inp, "artifact_location"), optTags(inp) ?? []);
@@ -217,4 +222,11 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
     );
     return { metrics };
   });
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    /** Tracking services (experiments, runs), set by {@link registerTrackingRoutes}. */
+    tracking: TrackingServices;
+  }
 }

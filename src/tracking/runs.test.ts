@@ -30,6 +30,8 @@ describe("runs API", () => {
     expect(c.body.run.inputs).toEqual({ dataset_inputs: [], model_inputs: [] });
     expect(c.body.run.outputs).toEqual({ model_outputs: [] });
 
+    expect(await t.app.tracking.runs.locate(info.run_id)).toEqual({ runId: info.run_id, experimentId: exp, artifactUri: info.artifact_uri, lifecycleStage: "active" });
+
     const ajax = await t.call("GET", `/ajax-api/2.0/mlflow/runs/get?run_uuid=${info.run_id}`);
     expect(ajax.status).toBe(200);
     expect(ajax.body.run.info).toEqual(info);
