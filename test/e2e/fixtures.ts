@@ -100,5 +100,8 @@ export async function seed(url: string, dir: string): Promise<Seeded> {
   const run = await client.getRun(artifactRunId);
   await client.http.post("model-versions/create", { name: modelName, source: `${run.info.artifact_uri}/model`, run_id: artifactRunId });
   await client.http.post("registered-models/alias", { name: modelName, alias: "champion", version: "1" });
+  // An MLflow 3 logged model, registered as version 2.
+  const { model } = await client.http.post<{ model: { info: { model_id: string } } }>("logged-models", { experiment_id: experimentId, name: "classifier", source_run_id: artifactRunId });
+  await client.http.post("model-versions/create", { name: modelName, source: `models:/${model.info.model_id}`, run_id: artifactRunId, model_id: model.info.model_id });
   return { experimentId, otherExperimentId, runs, artifactRunId, modelName };
 }

@@ -222,6 +222,11 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` — skipped: $
     await page.getByRole("heading", { name: data.modelName }).waitFor();
     await page.locator(".markdown strong", { hasText: "cats" }).waitFor();
     await screenshot(page, "15-model");
+    await page.getByRole("link", { name: "Version 2" }).first().click();
+    await page.waitForURL(/\/versions\/2$/);
+    await page.locator(".logged-model", { hasText: "logged by run" }).waitFor();
+    await screenshot(page, "16a-model-version-logged-model");
+    await page.goBack();
     await page.getByRole("link", { name: "Version 1" }).first().click();
     await page.waitForURL(/\/versions\/1$/);
     await page.locator("#source-run-link").waitFor();

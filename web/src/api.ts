@@ -292,6 +292,13 @@ export const deleteModelTag = (name: string, key: string) => del("registered-mod
 export const setVersionTag = (name: string, version: string, key: string, value: string) => post("model-versions/set-tag", { name, version, key, value });
 export const deleteVersionTag = (name: string, version: string, key: string) => del("model-versions/delete-tag", { name, version, key });
 
+export interface LoggedModel {
+  info: { model_id: string; experiment_id?: string; name?: string; artifact_uri?: string; status?: string; source_run_id?: string; creation_timestamp_ms?: number; model_type?: string };
+  data?: { params?: KeyValue[]; metrics?: Metric[] };
+}
+
+export const getLoggedModel = async (modelId: string) => (await get<{ model: LoggedModel }>(`logged-models/${encodeURIComponent(modelId)}`)).model;
+
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) return err.message;
   if (err instanceof Error) return err.message;

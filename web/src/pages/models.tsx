@@ -332,7 +332,9 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
               {v.model_id && (
                 <>
                   <dt>Logged model</dt>
-                  <dd className="mono">{v.model_id}</dd>
+                  <dd>
+                    <LoggedModelSummary modelId={v.model_id} />
+                  </dd>
                 </>
               )}
               <dt>Source</dt>
@@ -371,5 +373,26 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
         </>
       )}
     </main>
+  );
+}
+
+function LoggedModelSummary({ modelId }: { modelId: string }) {
+  const m = useLoad(() => api.getLoggedModel(modelId), [modelId]);
+  const info = m.data?.info;
+  return (
+    <span className="logged-model">
+      <span className="mono">{modelId}</span>
+      {info?.name && <span> · {info.name}</span>}
+      {info?.status && <span className="muted"> · {info.status}</span>}
+      {info?.source_run_id && (
+        <>
+          {" · logged by run "}
+          <Link to={`/runs/${encodeURIComponent(info.source_run_id)}`} className="mono">
+            {info.source_run_id.slice(0, 8)}
+          </Link>
+        </>
+      )}
+      {m.error && <span className="muted"> ({m.error})</span>}
+    </span>
   );
 }
