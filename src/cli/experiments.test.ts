@@ -50,6 +50,9 @@ describe("mloop experiments", () => {
     expect(deleted.stdout).toMatch(/churn.*deleted/);
     expect(await cli("experiments", "restore", "-n", "churn")).toMatchObject({ code: 0, stdout: `Restored experiment ${churnId}\n` });
 
+    const searched = JSON.parse((await cli("experiments", "search", "--json", "--filter", "name = 'churn'")).stdout);
+    expect(searched.map((e: { experiment_id: string }) => e.experiment_id)).toEqual([churnId]);
+
     const limited = JSON.parse((await cli("experiments", "list", "--json", "--max-results", "1")).stdout);
     expect(limited).toHaveLength(1);
   });

@@ -70,7 +70,8 @@ export function registerExperimentsCommand(program: Command): void {
     withCommonOptions(
       group
         .command("list")
-        .description("List experiments")
+        .alias("search")
+        .description("List experiments (alias: search, as in MLflow's CLI)")
         .addOption(viewOption())
         .option("--filter <expr>", "MLflow search filter, e.g. \"name LIKE 'fraud%'\"")
         .option("--order-by <clause>", "ordering, e.g. 'last_update_time DESC' (repeatable)", collect)
