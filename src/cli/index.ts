@@ -3,10 +3,12 @@ import { ConfigError } from "../config.js";
 import { MlflowError } from "../api/errors.js";
 import { VERSION } from "../version.js";
 import { registerServerCommand } from "./server.js";
+import { registerWorkerCommand } from "./worker.js";
 import { registerExperimentsCommand } from "./experiments.js";
 import { registerRunsCommand } from "./runs.js";
 import { registerArtifactsCommand } from "./artifacts.js";
 import { registerModelsCommand } from "./models.js";
+import { registerRunCommand } from "./run.js";
 import { ApiError } from "../client/http.js";
 
 /** Error a command raises to print one line and exit non-zero. */
@@ -26,10 +28,12 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride();
   registerServerCommand(program);
+  registerWorkerCommand(program);
   registerExperimentsCommand(program);
   registerRunsCommand(program);
   registerArtifactsCommand(program);
   registerModelsCommand(program);
+  registerRunCommand(program);
   return program;
 }
 
