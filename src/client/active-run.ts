@@ -41,7 +41,10 @@ export class ActiveRun {
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> = Promise.resolve();
   private failure: unknown;
+  /** No more logging: end() was called. */
   private ended = false;
+  /** The server has the run's final status. */
+  private finished = false;
 
   /**
    * Made by {@link MloopClient.startRun}; construct one directly to log to an existing run.
@@ -171,6 +174,7 @@ export class ActiveRun {
   /**
    * Flushes, then marks the run ended with `status` (default FINISHED). The
    * run is ended even when the flush failed; that failure is thrown afterwards.
+   * Calling it again after it succeeded does nothing.
    *
    * @example
    * ```ts
@@ -178,11 +182,13 @@ export class ActiveRun {
    * ```
    */
   async end(status: Exclude<RunStatus, "RUNNING" | "SCHEDULED"> = "FINISHED"): Promise<void> {
-    if (this.ended) return;
+    if (this.finished) return;
     this.startSend();
     this.ended = true;
     await this.sending;
+    // If this fails (server unreachable), calling end() again retries it.
     await this.client.updateRun(this.runId, { status, endTime: Date.now() });
+    this.finished = true;
     this.rethrow();
   }
 

@@ -241,6 +241,18 @@ describe("fluent runs", () => {
     expect((await client.getRun(run.runId)).info.status).toBe("FAILED");
   });
 
+  it("reports a server that went away on flush and on end", async () => {
+    const other = await makeTestApp();
+    const uri = await other.app.listen({ port: 0, host: "127.0.0.1" });
+    const c = new MloopClient({ trackingUri: uri, maxRetries: 1 });
+    const run = await c.startRun({ runName: "orphan" });
+    await other.close();
+    run.logMetric("loss", 1);
+    await expect(run.flush()).rejects.toMatchObject({ errorCode: "CONNECTION_ERROR" });
+    await expect(run.end()).rejects.toMatchObject({ errorCode: "CONNECTION_ERROR" });
+    expect(() => run.logMetric("loss", 2)).toThrow(/has ended/);
+  });
+
   it("withRun ends FINISHED on success and FAILED on a throw", async () => {
     const experimentId = await newExperiment();
     const ok = await client.withRun({ experimentId }, async (run) => {
