@@ -3,7 +3,7 @@
  *
  * @example
  * ```ts
- * import { MloopClient } from "mloop/client";
+ * import { MloopClient } from "mloop/dist/client/index.js";
  * const client = new MloopClient({ trackingUri: "http://127.0.0.1:5000" });
  * await client.withRun({ experimentName: "demo" }, async (run) => {
  *   run.logMetric("loss", 0.1);
