@@ -1,7 +1,7 @@
 import fs from "node:fs/promises";
 import type { Command } from "commander";
 import { CliError } from "./index.js";
-import { clientFor, formatBytes, out, paint, printJson, printTable, transferProgress, withCommonOptions, withExamples, type CommonOptions } from "./output.js";
+import { clientFor, oneLineErrors, formatBytes, out, paint, printJson, printTable, transferProgress, withCommonOptions, withExamples, type CommonOptions } from "./output.js";
 
 interface ArtifactOptions extends CommonOptions {
   runId: string;
@@ -9,7 +9,7 @@ interface ArtifactOptions extends CommonOptions {
 }
 
 export function registerArtifactsCommand(program: Command): void {
-  const group = program.command("artifacts").description("List, download and upload run artifacts through the tracking server");
+  const group = oneLineErrors(program.command("artifacts")).description("List, download and upload run artifacts through the tracking server");
   withExamples(group, "mloop artifacts list -r 4f1c0e5a9b2d4c7e8f3a1b2c3d4e5f60");
 
   withExamples(

@@ -82,6 +82,14 @@ describe("mloop experiments", () => {
     expect(badMax.code).toBe(1);
     oneLine(badMax.stderr);
 
+    const typo = await runCli("experiments", "lst");
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toBe("error: unknown command 'lst' (did you mean list?)\n");
+
+    const unknownOption = await cli("experiments", "list", "--bogus");
+    expect(unknownOption.code).not.toBe(0);
+    oneLine(unknownOption.stderr);
+
     const badView = await cli("experiments", "list", "--view", "sideways");
     expect(badView.code).not.toBe(0);
     oneLine(badView.stderr);

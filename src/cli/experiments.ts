@@ -3,6 +3,7 @@ import type { Experiment, MloopClient, ViewType } from "../client/index.js";
 import { CliError } from "./index.js";
 import {
   clientFor,
+  oneLineErrors,
   collect,
   formatTime,
   out,
@@ -45,7 +46,7 @@ function refOptions(cmd: Command): Command {
 }
 
 export function registerExperimentsCommand(program: Command): void {
-  const group = program.command("experiments").description("Create, list, rename, delete and restore experiments");
+  const group = oneLineErrors(program.command("experiments")).description("Create, list, rename, delete and restore experiments");
   withExamples(group, "mloop experiments list --tracking-uri http://127.0.0.1:5000");
 
   withExamples(

@@ -21,6 +21,16 @@ export function withCommonOptions(cmd: Command): Command {
     .option("--json", "print machine-readable JSON instead of a table");
 }
 
+/**
+ * Keeps commander's own errors on one line: its "(Did you mean …?)"
+ * suggestion joins the error line. Subcommands created afterwards inherit it.
+ */
+export function oneLineErrors(cmd: Command): Command {
+  return cmd.configureOutput({
+    outputError: (str, write) => write(`${str.replace(/\s*\n\(Did you mean (.+?)\?\)/, " (did you mean $1?)").trimEnd()}\n`),
+  });
+}
+
 /** Adds `Example:` lines to a command's `--help`. */
 export function withExamples(cmd: Command, ...examples: string[]): Command {
   return cmd.addHelpText("after", `\nExample${examples.length > 1 ? "s" : ""}:\n${examples.map((e) => `  ${e}`).join("\n")}\n`);

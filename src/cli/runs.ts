@@ -3,6 +3,7 @@ import type { Run, ViewType } from "../client/index.js";
 import { resolveExperimentId } from "./experiments.js";
 import {
   clientFor,
+  oneLineErrors,
   collect,
   formatDuration,
   formatTime,
@@ -28,7 +29,7 @@ function formatValue(v: number): string {
 }
 
 export function registerRunsCommand(program: Command): void {
-  const group = program.command("runs").description("List, describe, delete and restore runs");
+  const group = oneLineErrors(program.command("runs")).description("List, describe, delete and restore runs");
   withExamples(group, "mloop runs list -n fraud-detection --filter \"metrics.auc > 0.9\"");
 
   withExamples(
