@@ -160,3 +160,49 @@ export function loadS3Settings(env: Env = process.env): S3Settings {
     ignoreTls: env.MLFLOW_S3_IGNORE_TLS ? parseBool(env.MLFLOW_S3_IGNORE_TLS, "MLFLOW_S3_IGNORE_TLS") : false,
   };
 }
+
+/** The Redis-backed run queue shared by `mloop run --backend queue` and `mloop worker`. */
+export interface QueueConfig {
+  /** `MLOOP_REDIS_URL`, default `redis://127.0.0.1:6379`. */
+  redisUrl: string;
+  /** `MLOOP_QUEUE_NAME`, default `mloop-runs`. */
+  queueName: string;
+  /** How long a worker's hold on a job lasts without renewal (`MLOOP_QUEUE_LOCK_MS`, default 30000); a killed worker's job is taken back after it. */
+  lockDurationMs: number;
+  /** How often workers look for jobs whose worker died (`MLOOP_QUEUE_STALLED_CHECK_MS`, default 15000). */
+  stalledIntervalMs: number;
+  /** How often a job may lose its worker and be run again before its run is marked FAILED (`MLOOP_QUEUE_MAX_STALLED`, default 1). */
+  maxStalledCount: number;
+  /** Attempts for a run whose command fails (`MLOOP_QUEUE_ATTEMPTS`, default 1). */
+  attempts: number;
+}
+
+function parseCount(raw: string, source: string, min: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${source} must be an integer ≥ ${min}, got '${raw}'`);
+  return n;
+}
+
+/** Queue settings from flags over `MLOOP_…` variables; a malformed Redis URL stops with one line. */
+export function loadQueueConfig(opts: { redisUrl?: string; queueName?: string } = {}, env: Env = process.env): QueueConfig {
+  const redisUrl = opts.redisUrl ?? env.MLOOP_REDIS_URL ?? "redis://127.0.0.1:6379";
+  let parsed: URL;
+  try {
+    parsed = new URL(redisUrl);
+  } catch {
+    throw new ConfigError(`MLOOP_REDIS_URL must be a URL such as redis://127.0.0.1:6379, got '${redisUrl}'`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new ConfigError(`MLOOP_REDIS_URL must use redis:// or rediss://, got '${redisUrl}'`);
+  }
+  const queueName = opts.queueName ?? env.MLOOP_QUEUE_NAME ?? "mloop-runs";
+  if (!/^[\w.-]+$/.test(queueName)) throw new ConfigError(`MLOOP_QUEUE_NAME may hold letters, digits, '.', '_' and '-', got '${queueName}'`);
+  return {
+    redisUrl,
+    queueName,
+    lockDurationMs: env.MLOOP_QUEUE_LOCK_MS ? parseCount(env.MLOOP_QUEUE_LOCK_MS, "MLOOP_QUEUE_LOCK_MS", 1000) : 30_000,
+    stalledIntervalMs: env.MLOOP_QUEUE_STALLED_CHECK_MS ? parseCount(env.MLOOP_QUEUE_STALLED_CHECK_MS, "MLOOP_QUEUE_STALLED_CHECK_MS", 500) : 15_000,
+    maxStalledCount: env.MLOOP_QUEUE_MAX_STALLED ? parseCount(env.MLOOP_QUEUE_MAX_STALLED, "MLOOP_QUEUE_MAX_STALLED", 0) : 1,
+    attempts: env.MLOOP_QUEUE_ATTEMPTS ? parseCount(env.MLOOP_QUEUE_ATTEMPTS, "MLOOP_QUEUE_ATTEMPTS", 1) : 1,
+  };
+}

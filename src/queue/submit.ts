@@ -1,0 +1,94 @@
+import os from "node:os";
+import path from "node:path";
+import { Redis } from "ioredis";
+import type { QueueConfig } from "../config.js";
+import { MloopClient } from "../client/index.js";
+import { openQueue, TAGS, type QueuedRun } from "./jobs.js";
+import { followLog, logStreamKey, type EndStatus } from "./logs.js";
+
+export interface SubmitRunOptions {
+  config: QueueConfig;
+  trackingUri: string;
+  /** Project folder; workers must see it at the same path (a shared volume or the same checkout). */
+  uri: string;
+  entryPoint?: string;
+  parameters?: Record<string, string>;
+  experimentId?: string;
+  experimentName?: string;
+  runName?: string;
+  env?: Record<string, string>;
+}
+
+export interface SubmittedRun {
+  runId: string;
+  experimentId: string;
+  jobId: string;
+}
+
+/**
+ * Creates the MLflow run (status SCHEDULED) and puts the project run on the
+ * queue, keyed by the run id so submitting twice never runs twice.
+ */
+export async function submitRun(opts: SubmitRunOptions): Promise<SubmittedRun> {
+  const client = new MloopClient({ trackingUri: opts.trackingUri });
+  let experimentId = opts.experimentId;
+  if (!experimentId && opts.experimentName) {
+    experimentId = (await client.getExperimentByName(opts.experimentName))?.experiment_id ?? (await client.createExperiment(opts.experimentName));
+  }
+  experimentId ??= "0";
+  const entryPoint = opts.entryPoint ?? "main";
+  const uri = /^[a-z][a-z0-9+.-]*:\/\//i.test(opts.uri) ? opts.uri : path.resolve(opts.uri);
+  const run = await client.createRun({
+    experimentId,
+    runName: opts.runName,
+    userId: os.userInfo().username,
+    tags: {
+      [TAGS.backend]: "queue",
+      [TAGS.queue]: opts.config.queueName,
+      [TAGS.entryPoint]: entryPoint,
+      [TAGS.sourceName]: uri,
+      [TAGS.sourceType]: "PROJECT",
+    },
+  });
+  const runId = run.info.run_id;
+  await client.updateRun(runId, { status: "SCHEDULED" });
+  const queue = openQueue(opts.config);
+  try {
+    const data: QueuedRun = {
+      runId,
+      experimentId,
+      trackingUri: opts.trackingUri,
+      uri,
+      entryPoint,
+      parameters: opts.parameters ?? {},
+      env: opts.env,
+      submittedAt: Date.now(),
+    };
+    const job = await queue.add("run", data, {
+      jobId: runId,
+      attempts: opts.config.attempts,
+      backoff: { type: "exponential", delay: 1000 },
+      removeOnComplete: { age: 7 * 24 * 3600 },
+      removeOnFail: { age: 30 * 24 * 3600 },
+    });
+    await client.setTag(runId, TAGS.jobId, job.id ?? runId);
+    return { runId, experimentId, jobId: job.id ?? runId };
+  } finally {
+    await queue.close();
+  }
+}
+
+/** Streams a submitted run's output until it ends; returns its final status. */
+export async function followRun(
+  config: QueueConfig,
+  runId: string,
+  onLine: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<{ status: EndStatus; reason: string } | undefined> {
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  try {
+    return await followLog(redis, logStreamKey(config, runId), onLine, signal);
+  } finally {
+    redis.disconnect();
+  }
+}

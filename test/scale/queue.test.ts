@@ -1,0 +1,162 @@
+/**
+ * `mloop worker` processes consuming project runs from Redis: one worker is
+ * SIGKILLed mid-run and the run is taken over by the other (or, with no
+ * retries left, marked FAILED with the reason) — never lost or left RUNNING.
+ * Output streams back to the submitter and into the run's log artifact.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MloopClient } from "../../src/client/index.js";
+import { loadQueueConfig, type QueueConfig } from "../../src/config.js";
+import { followRun, QUEUE_TAGS, submitRun } from "../../src/queue/index.js";
+import { buildScratchBinary, startServer, stopProcess, type ServerProcess } from "./harness.js";
+import { canStartRedis, startRedis } from "./redis.js";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+/** Processes whose environment names the run (the run's command and its guard). */
+function processesOfRun(runId: string): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(`MLFLOW_RUN_ID=${runId}`)) pids.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return pids;
+}
+
+describe.skipIf(!canStartRedis())("mloop worker on a Redis queue", () => {
+  let redis: { url: string; stop(): Promise<void> };
+  let server: ServerProcess;
+  let bin: string;
+  let cleanup: () => void;
+  let dir: string;
+  let client: MloopClient;
+  const workers: ChildProcess[] = [];
+
+  const startWorker = async (config: QueueConfig, maxStalled: number): Promise<ChildProcess> => {
+    const child = spawn(process.execPath, [bin, "worker", "--redis-url", config.redisUrl, "--queue", config.queueName], {
+      env: { ...process.env, MLOOP_QUEUE_LOCK_MS: "2000", MLOOP_QUEUE_STALLED_CHECK_MS: "1000", MLOOP_QUEUE_MAX_STALLED: String(maxStalled) },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    workers.push(child);
+    let err = "";
+    child.stderr!.setEncoding("utf8");
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.on("data", (d: string) => {
+        err += d;
+        if (err.includes("consuming queue")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`worker exited with ${code}: ${err}`)));
+    });
+    return child;
+  };
+
+  beforeAll(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "mloop-queue-"));
+    const built = buildScratchBinary("queue");
+    bin = built.bin;
+    cleanup = built.cleanup;
+    redis = await startRedis();
+    server = await startServer(bin, ["--backend-store-uri", `sqlite:///${path.join(dir, "mlruns.db")}`, "--artifacts-destination", path.join(dir, "artifacts")]);
+    client = new MloopClient({ trackingUri: server.url });
+    const project = path.join(dir, "project");
+    fs.mkdirSync(project);
+    fs.writeFileSync(
+      path.join(project, "MLproject"),
+      ["name: slow", "entry_points:", "  main:", "    parameters:", "      epochs: {type: int, default: 3}", "      code: {type: int, default: 0}", "    command: bash train.sh {epochs} {code}", ""].join("\n"),
+    );
+    fs.writeFileSync(
+      path.join(project, "train.sh"),
+      'echo "training run $MLFLOW_RUN_ID"\nfor i in $(seq 1 "$1"); do echo "epoch $i"; sleep 0.5; done\necho "done"\nexit "$2"\n',
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => stopProcess(w)));
+    await server?.stop();
+    await redis?.stop();
+    cleanup?.();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const queueConfig = () => loadQueueConfig({ redisUrl: redis.url, queueName: `q-${randomBytes(4).toString("hex")}` }, {});
+
+  it("moves a run whose worker is killed to the other worker, which finishes it", async () => {
+    const config = queueConfig();
+    const pair = [await startWorker(config, 1), await startWorker(config, 1)];
+    const submitted = await submitRun({ config, trackingUri: server.url, uri: path.join(dir, "project"), parameters: { epochs: "8" }, experimentName: "queued" });
+    expect((await client.getRun(submitted.runId)).info.run_id).toBe(submitted.runId);
+
+    const lines: string[] = [];
+    const followed = followRun(config, submitted.runId, (l) => lines.push(l));
+    await until("the first epoch", async () => (lines.some((l) => l === "epoch 2") ? true : undefined));
+    const first = (await client.getRun(submitted.runId)).data.tags?.find((t) => t.key === QUEUE_TAGS.worker)?.value;
+    const victim = pair.find((w) => first?.endsWith(`:${w.pid}`))!;
+    expect(victim).toBeDefined();
+    victim.kill("SIGKILL");
+
+    const end = await followed;
+    expect(end?.status).toBe("FINISHED");
+    const run = await client.getRun(submitted.runId);
+    expect(run.info.status).toBe("FINISHED");
+    const tags = Object.fromEntries((run.data.tags ?? []).map((t) => [t.key, t.value]));
+    expect(tags[QUEUE_TAGS.attempt]).toBe("2");
+    expect(tags[QUEUE_TAGS.worker]).not.toBe(first);
+    expect(tags[QUEUE_TAGS.jobId]).toBe(submitted.runId);
+    // Both attempts streamed back, the second one to the end.
+    expect(lines.filter((l) => l === `training run ${submitted.runId}`)).toHaveLength(2);
+    expect(lines).toContain("epoch 8");
+    const log = await until("the log artifact", async () => {
+      const files = await client.listArtifacts(submitted.runId).catch(() => []);
+      return files.some((f) => f.path === "mloop-run.log") ? true : undefined;
+    });
+    expect(log).toBe(true);
+    await Promise.all(pair.map((w) => stopProcess(w)));
+  });
+
+  it("marks a run FAILED with the reason when its command fails or its last worker dies", async () => {
+    const config = queueConfig();
+    const pair = [await startWorker(config, 0), await startWorker(config, 0)];
+
+    const failing = await submitRun({ config, trackingUri: server.url, uri: path.join(dir, "project"), parameters: { epochs: "1", code: "3" } });
+    const failed = await followRun(config, failing.runId, () => undefined);
+    expect(failed?.status).toBe("FAILED");
+    const run = await client.getRun(failing.runId);
+    expect(run.info.status).toBe("FAILED");
+    expect(run.data.tags?.find((t) => t.key === QUEUE_TAGS.failureReason)?.value).toMatch(/exited with code 3/);
+
+    // No retries left (max stalled 0): the surviving worker's stalled check fails the job and the run.
+    const lost = await submitRun({ config, trackingUri: server.url, uri: path.join(dir, "project"), parameters: { epochs: "20" } });
+    const lines: string[] = [];
+    const followed = followRun(config, lost.runId, (l) => lines.push(l));
+    await until("the first epoch", async () => (lines.includes("epoch 1") ? true : undefined));
+    const holder = (await client.getRun(lost.runId)).data.tags?.find((t) => t.key === QUEUE_TAGS.worker)?.value;
+    pair.find((w) => holder?.endsWith(`:${w.pid}`))!.kill("SIGKILL");
+    const end = await followed;
+    expect(end?.status).toBe("FAILED");
+    const after = await client.getRun(lost.runId);
+    expect(after.info.status).toBe("FAILED");
+    expect(after.data.tags?.find((t) => t.key === QUEUE_TAGS.failureReason)?.value).toMatch(/stalled/i);
+    // The killed worker's command was stopped with it: no process of that run is left.
+    await until("the orphaned command to stop", async () => (processesOfRun(lost.runId).length === 0 ? true : undefined), 10_000);
+    await Promise.all(pair.map((w) => stopProcess(w)));
+  });
+});
