@@ -4,7 +4,6 @@ import { MlflowError } from "../api/errors.js";
 import { VERSION } from "../version.js";
 import { registerServerCommand } from "./server.js";
 import { registerWorkerCommand } from "./worker.js";
-import { registerWorkerCommand } from "./worker.js";
 import { registerExperimentsCommand } from "./experiments.js";
 import { registerRunsCommand } from "./runs.js";
 import { registerArtifactsCommand } from "./artifacts.js";
@@ -29,7 +28,6 @@ export function buildProgram(): Command {
     .showSuggestionAfterError()
     .exitOverride();
   registerServerCommand(program);
-  registerWorkerCommand(program);
   registerWorkerCommand(program);
   registerExperimentsCommand(program);
   registerRunsCommand(program);
