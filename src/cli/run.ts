@@ -3,6 +3,7 @@ import { processEnv, resolveTrackingUri } from "../config.js";
 import { parseParamList, ProjectError, runProject, type EnvManager } from "../projects/index.js";
 import { CliError } from "./index.js";
 import { collect, withExamples } from "./output.js";
+import { runOnQueue } from "./worker.js";
 
 interface RunOptions {
   entryPoint: string;
@@ -19,6 +20,9 @@ interface RunOptions {
 }
 
 export function registerRunCommand(program: Command): void {
+  // `mloop run … --version <ref>` is the project's git version, as in `mlflow run`; the program's own
+  // --version then only counts before the command name.
+  program.enablePositionalOptions();
   withExamples(
     program
       .command("run")
@@ -49,6 +53,10 @@ export function registerRunCommand(program: Command): void {
   ).action(async (uri: string, opts: RunOptions) => {
     if (opts.envManager === "docker") throw new CliError("--env-manager docker needs Docker, which mloop run does not support; use --env-manager local or virtualenv");
     const env = processEnv();
+    if (opts.backend === "queue") {
+      process.exitCode = await runOnQueue(uri, { entryPoint: opts.entryPoint, params: parseParamList(opts.paramList ?? []), experimentName: opts.experimentName, experimentId: opts.experimentId, runName: opts.runName, trackingUri: resolveTrackingUri(opts.trackingUri) });
+      return;
+    }
     try {
       const result = await runProject({
         uri,
