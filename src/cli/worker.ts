@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { loadQueueConfig } from "../config.js";
-import { startRunWorker } from "../queue/index.js";
+import { loadQueueConfig, processEnv } from "../config.js";
+import { followRun, startRunWorker, submitRun } from "../queue/index.js";
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -24,4 +24,58 @@ export function registerWorkerCommand(program: Command): void {
         process.once("SIGTERM", stop);
       });
     });
+}
+
+export interface QueueRunOptions {
+  entryPoint: string;
+  params: [string, string][];
+  experimentName?: string;
+  experimentId?: string;
+  runName?: string;
+  trackingUri?: string;
+}
+
+/**
+ * `mloop run --backend queue`: submits the project run, prints its id, streams
+ * its output back from whichever worker runs it and ends with MLflow's
+ * `=== Run (ID='…') succeeded ===` line. Returns the exit code.
+ */
+export async function runOnQueue(uri: string, opts: QueueRunOptions): Promise<number> {
+  const trackingUri = opts.trackingUri;
+  if (!trackingUri || !/^https?:\/\//.test(trackingUri)) {
+    throw new Error("--backend queue needs a tracking server that workers can reach: set --tracking-uri or MLFLOW_TRACKING_URI to http(s)://…");
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) || uri.includes("@")) {
+    throw new Error("--backend queue runs local project folders that workers can read at the same path; git URIs are not queued yet");
+  }
+  const config = loadQueueConfig();
+  const submitted = await submitRun({
+    config,
+    trackingUri,
+    uri,
+    entryPoint: opts.entryPoint,
+    parameters: Object.fromEntries(opts.params),
+    experimentName: opts.experimentName ?? processEnv().MLFLOW_EXPERIMENT_NAME,
+    experimentId: opts.experimentId ?? processEnv().MLFLOW_EXPERIMENT_ID,
+    runName: opts.runName,
+  });
+  process.stderr.write(`=== Queued run (ID='${submitted.runId}') on '${config.queueName}'; waiting for a worker ===\n`);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal);
+  try {
+    const end = await followRun(config, submitted.runId, (line) => process.stdout.write(`${line}\n`), stop.signal);
+    if (!end) {
+      process.stderr.write(`=== Stopped following run (ID='${submitted.runId}'); it stays queued or running ===\n`);
+      return 130;
+    }
+    if (end.status === "FINISHED") {
+      process.stderr.write(`=== Run (ID='${submitted.runId}') succeeded ===\n`);
+      return 0;
+    }
+    process.stderr.write(`=== Run (ID='${submitted.runId}') failed ===${end.reason ? ` ${end.reason}` : ""}\n`);
+    return 1;
+  } finally {
+    process.removeListener("SIGINT", onSignal);
+  }
 }

@@ -159,4 +159,24 @@ describe.skipIf(!canStartRedis())("mloop worker on a Redis queue", () => {
     await until("the orphaned command to stop", async () => (processesOfRun(lost.runId).length === 0 ? true : undefined), 10_000);
     await Promise.all(pair.map((w) => stopProcess(w)));
   });
+
+  it("runs `mloop run --backend queue` end to end, streaming the output back", async () => {
+    const config = queueConfig();
+    const worker = await startWorker(config, 1);
+    const child = spawn(process.execPath, [bin, "run", path.join(dir, "project"), "--backend", "queue", "-P", "epochs=2", "--experiment-name", "cli-queued", "--tracking-uri", server.url], {
+      env: { ...process.env, MLOOP_REDIS_URL: config.redisUrl, MLOOP_QUEUE_NAME: config.queueName },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).toBe(0);
+    expect(out).toContain("epoch 2");
+    const id = /=== Run \(ID='(\w+)'\) succeeded ===/.exec(err)?.[1];
+    expect(id).toBeDefined();
+    expect((await client.getRun(id!)).info.status).toBe("FINISHED");
+    await stopProcess(worker);
+  });
 });
