@@ -128,12 +128,18 @@ export function runStoreContract(name: string, makeDriver: () => Promise<{ db: S
       const { info } = await s.runs.create({});
       await Promise.all(
         Array.from({ length: 8 }, (_, w) =>
-          s.runs.logBatch(info.run_id, { metrics: Array.from({ length: 100 }, (_, i) => ({ key: "m", value: w * 1000 + i, timestamp: w, step: w * 100 + i })) }),
+          // 123 points: whole multi-row chunks plus a remainder, and one point repeated inside the batch.
+          s.runs.logBatch(info.run_id, {
+            metrics: [
+              ...Array.from({ length: 123 }, (_, i) => ({ key: "m", value: w * 1000 + i, timestamp: w, step: w * 100 + i })),
+              { key: "m", value: w * 1000, timestamp: w, step: w * 100 },
+            ],
+          }),
         ),
       );
       const h = await s.runs.metricHistory(info.run_id, "m", undefined, undefined);
-      expect(h.metrics).toHaveLength(800);
-      expect((await s.runs.get(info.run_id)).data.metrics).toEqual([{ key: "m", value: 7099, timestamp: 7, step: 799 }]);
+      expect(h.metrics).toHaveLength(8 * 123);
+      expect((await s.runs.get(info.run_id)).data.metrics).toEqual([{ key: "m", value: 7122, timestamp: 7, step: 822 }]);
     });
 
     it("links datasets (with tags), model inputs and model outputs idempotently", async () => {

@@ -85,8 +85,9 @@ function placeholders(n: number): string {
   return Array.from({ length: n }, () => "?").join(", ");
 }
 
-/** Rows per multi-row INSERT on PostgreSQL (one round trip each). */
+/** Rows per multi-row INSERT on PostgreSQL (one round trip each) and on SQLite (fewer statement steps). */
 const PG_CHUNK = 500;
+const SQLITE_CHUNK = 50;
 
 /**
  * SQL for runs, params, metrics, tags and inputs, written once for SQLite
@@ -99,14 +100,23 @@ export class RunStore {
   private async insertMany(ex: SqlExecutor, head: string, columns: number, tail: string, rows: SqlValue[][]): Promise<void> {
     if (rows.length === 0) return;
     const one = `(${placeholders(columns)})`;
-    if (ex.dialect === "sqlite" || rows.length === 1) {
-      await ex.runMany(`${head} VALUES ${one} ${tail}`, rows);
+    if (rows.length === 1) {
+      await ex.run(`${head} VALUES ${one} ${tail}`, rows[0]!);
       return;
     }
-    for (let i = 0; i < rows.length; i += PG_CHUNK) {
-      const chunk = rows.slice(i, i + PG_CHUNK);
-      await ex.run(`${head} VALUES ${chunk.map(() => one).join(", ")} ${tail}`, chunk.flat());
+    // Fixed-size chunks keep the number of distinct statements (and prepared-statement cache entries) small.
+    const size = ex.dialect === "sqlite" ? SQLITE_CHUNK : PG_CHUNK;
+    const full = Math.floor(rows.length / size) * size;
+    if (full > 0) {
+      const sql = `${head} VALUES ${Array.from({ length: size }, () => one).join(", ")} ${tail}`;
+      const chunks: SqlValue[][] = [];
+      for (let i = 0; i < full; i += size) chunks.push(rows.slice(i, i + size).flat());
+      await ex.runMany(sql, chunks);
     }
+    const rest = rows.slice(full);
+    if (rest.length === 0) return;
+    if (ex.dialect === "sqlite") await ex.runMany(`${head} VALUES ${one} ${tail}`, rest);
+    else await ex.run(`${head} VALUES ${rest.map(() => one).join(", ")} ${tail}`, rest.flat());
   }
 
   // ------------------------------------------------------------ runs
@@ -317,7 +327,14 @@ export class RunStore {
         "INSERT INTO inputs (input_uuid, source_type, source_id, destination_type, destination_id, step)",
         6,
         "ON CONFLICT (source_type, source_id, destination_type, destination_id) DO UPDATE SET step = excluded.step",
-        models.map((m) => [randomUUID().replace(/-/g, ""), INPUT_LINKS.modelOutput.source, runId, INPUT_LINKS.modelOutput.destination, m.model_id, m.step]),
+        [...new Map(models.map((m) => [m.model_id, m.step])).entries()].map(([modelId, step]) => [
+          randomUUID().replace(/-/g, ""),
+          INPUT_LINKS.modelOutput.source,
+          runId,
+          INPUT_LINKS.modelOutput.destination,
+          modelId,
+          step,
+        ]),
       );
     });
   }
