@@ -164,7 +164,8 @@ export class HttpTransport {
   }
 
   /**
-   * A file transfer: no overall timeout (a large file may take minutes), and
+   * A file transfer: no overall timeout (a large file may take minutes; fetch's
+   * own 300 s limits on waiting for headers and between body chunks still apply), and
    * a streamed body given as a factory is replayed on retry by calling it again.
    * Throws {@link ApiError} on failure; the caller reads the response body.
    *
