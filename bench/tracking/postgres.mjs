@@ -1,0 +1,256 @@
+#!/usr/bin/env node
+/**
+ * mloop server vs mlflow server, side by side on the same PostgreSQL server (each on its own
+ * database): the PostgreSQL column of bench/tracking.
+ *
+ *   npm run build && node bench/tracking/postgres.mjs
+ *
+ * PostgreSQL: BENCH_POSTGRES_URL=postgresql://user@host:port/db (databases are created next to
+ * it and dropped afterwards), otherwise a throwaway cluster from scripts/pg-start.sh.
+ * mlflow needs psycopg2 in its venv (test/compat/requirements-mlflow3.txt has it).
+ *
+ * Measures (a) log-batch ingest from concurrent clients (1000 metrics per request),
+ * (b) run search (filter on a param and a metric, order by a metric, page of 100, p50) over runs
+ * logged through each server's API, (c) start-up time to a healthy /health.
+ *
+ *   BENCH_CLIENTS=8 BENCH_INGEST_REQUESTS=10   ingest: clients and requests per client
+ *   BENCH_PG_RUNS=2000                         runs logged for search (5 params, 5 metrics each)
+ *   BENCH_REPEAT=10 BENCH_STARTS=3 BENCH_MLFLOW=.venv/bin/mlflow BENCH_MLFLOW_WORKERS=1
+ *
+ * Prints one table (markdown) on stdout; progress goes to stderr.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+const require = createRequire(import.meta.url);
+const pg = require("pg");
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const num = (name, dflt) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`bench: ${name} must be a positive integer, got '${raw}'`);
+    process.exit(2);
+  }
+  return n;
+};
+const CLIENTS = num("BENCH_CLIENTS", 8);
+const INGEST_REQUESTS = num("BENCH_INGEST_REQUESTS", 10);
+const RUNS = num("BENCH_PG_RUNS", 2000);
+const REPEAT = num("BENCH_REPEAT", 10);
+const STARTS = num("BENCH_STARTS", 3);
+const MLFLOW_WORKERS = num("BENCH_MLFLOW_WORKERS", 1);
+const MLFLOW = process.env.BENCH_MLFLOW || path.join(ROOT, ".venv", "bin", "mlflow");
+
+if (!fs.existsSync(path.join(ROOT, "dist", "cli", "index.js"))) {
+  console.error("bench: dist/ is missing: run `npm run build` first");
+  process.exit(2);
+}
+if (!fs.existsSync(MLFLOW)) {
+  console.error(`bench: no mlflow at ${MLFLOW}: run scripts/setup-python.sh (or set BENCH_MLFLOW)`);
+  process.exit(2);
+}
+
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+const WORK = fs.mkdtempSync(path.join(os.tmpdir(), "mloop-bench-pg-"));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+let clusterUri;
+let baseUrl = process.env.BENCH_POSTGRES_URL;
+if (!baseUrl) {
+  log("starting a throwaway PostgreSQL cluster");
+  clusterUri = execFileSync("bash", [path.join(ROOT, "scripts/pg-start.sh")], { encoding: "utf8" }).trim().split("\n").at(-1);
+  baseUrl = clusterUri;
+}
+
+async function admin(sql) {
+  const c = new pg.Client({ connectionString: baseUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+const dbUri = (name) => {
+  const u = new URL(baseUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+};
+const suffix = `${process.pid}`;
+const DBS = { mloop: `bench_mloop_${suffix}`, mlflow: `bench_mlflow_${suffix}` };
+
+const SERVERS = {
+  mlflow: (port) => [
+    MLFLOW,
+    ["server", "--host", "127.0.0.1", "--port", String(port), "--workers", String(MLFLOW_WORKERS),
+      "--backend-store-uri", dbUri(DBS.mlflow).replace(/^postgres(ql)?:/, "postgresql:"), "--artifacts-destination", path.join(WORK, "mlflow-artifacts")],
+  ],
+  mloop: (port) => [
+    process.execPath,
+    [path.join(ROOT, "bin", "mloop.js"), "server", "--host", "127.0.0.1", "--port", String(port), "--no-ui",
+      "--backend-store-uri", dbUri(DBS.mloop), "--artifacts-destination", path.join(WORK, "mloop-artifacts")],
+  ],
+};
+
+async function start(name) {
+  const port = await freePort();
+  const [cmd, args] = SERVERS[name](port);
+  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLOOP_") && !k.startsWith("MLFLOW_")));
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { cwd: WORK, env: childEnv, stdio: ["ignore", "ignore", "pipe"], detached: true });
+  let err = "";
+  child.stderr.on("data", (d) => (err = (err + d.toString()).slice(-4000)));
+  const exited = new Promise((r) => child.once("exit", r));
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} server exited with ${child.exitCode}:\n${err}`);
+    try {
+      if ((await fetch(`${url}/health`)).status === 200) break;
+    } catch {
+      // not up yet
+    }
+    if (performance.now() - t0 > 180_000) throw new Error(`${name} server not healthy after 180 s:\n${err}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const startup = performance.now() - t0;
+  return {
+    url,
+    startup,
+    async stop() {
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // gone
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }, 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function call(base, route, body) {
+  const res = await fetch(`${base}/api/2.0/mlflow/${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${route} -> ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function ingest(base) {
+  const exp = await call(base, "experiments/create", { name: `ingest-${Date.now()}` });
+  const runs = [];
+  for (let c = 0; c < CLIENTS; c++) runs.push((await call(base, "runs/create", { experiment_id: exp.experiment_id, start_time: Date.now() })).run.info.run_id);
+  const t0 = performance.now();
+  await Promise.all(
+    runs.map(async (runId, c) => {
+      for (let r = 0; r < INGEST_REQUESTS; r++) {
+        const metrics = Array.from({ length: 1000 }, (_, i) => ({ key: `m${i % 10}`, value: Math.random(), timestamp: Date.now(), step: r * 100 + Math.floor(i / 10) }));
+        await call(base, "runs/log-batch", { run_id: runId, metrics });
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  return (CLIENTS * INGEST_REQUESTS * 1000) / seconds;
+}
+
+async function seedAndSearch(base) {
+  const exp = (await call(base, "experiments/create", { name: `search-${Date.now()}` })).experiment_id;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < RUNS) {
+        const i = next++;
+        const runId = (await call(base, "runs/create", { experiment_id: exp, start_time: 1_700_000_000_000 + i })).run.info.run_id;
+        await call(base, "runs/log-batch", {
+          run_id: runId,
+          params: Array.from({ length: 5 }, (_, p) => ({ key: `p${p}`, value: String((i + p) % 7) })),
+          metrics: Array.from({ length: 5 }, (_, m) => ({ key: `m${m}`, value: ((i * 31 + m) % 1000) / 1000, timestamp: 1, step: 0 })),
+        });
+      }
+    }),
+  );
+  const times = [];
+  let found = 0;
+  for (let r = 0; r < REPEAT + 1; r++) {
+    const t0 = performance.now();
+    const res = await call(base, "runs/search", { experiment_ids: [exp], filter: "params.p1 = '3' and metrics.m2 > 0.5", order_by: ["metrics.m0 DESC"], max_results: 100 });
+    if (r > 0) times.push(performance.now() - t0);
+    found = res.runs?.length ?? 0;
+  }
+  return { p50: median(times), found };
+}
+
+const results = {};
+try {
+  await admin(`CREATE DATABASE ${DBS.mloop}`);
+  await admin(`CREATE DATABASE ${DBS.mlflow}`);
+  const mlflowVersion = execFileSync(MLFLOW, ["--version"], { encoding: "utf8" }).trim().split(" ").at(-1);
+  for (const name of ["mloop", "mlflow"]) {
+    log(`${name}: starting on PostgreSQL`);
+    const startups = [];
+    let server = await start(name); // the first start creates the schema; not timed
+    await server.stop();
+    for (let i = 0; i < STARTS; i++) {
+      server = await start(name);
+      startups.push(server.startup);
+      if (i < STARTS - 1) await server.stop();
+    }
+    log(`${name}: ingest`);
+    const rate = await ingest(server.url);
+    log(`${name}: logging ${RUNS} runs for search`);
+    const search = await seedAndSearch(server.url);
+    await server.stop();
+    results[name] = { startup: median(startups), rate, search };
+    log(`${name}:`, JSON.stringify(results[name]));
+  }
+  const a = results.mloop;
+  const b = results.mlflow;
+  const out = [];
+  out.push(`mloop vs mlflow server ${mlflowVersion} (--workers ${MLFLOW_WORKERS}), both on PostgreSQL ${execFileSync("psql", [baseUrl, "-XAtc", "SHOW server_version"], { encoding: "utf8" }).trim()}; ${os.cpus().length} CPUs, Node ${process.versions.node}`);
+  out.push("");
+  out.push("| PostgreSQL | mloop | mlflow | ratio |");
+  out.push("| --- | ---: | ---: | ---: |");
+  out.push(`| log-batch ingest, ${CLIENTS} clients × ${INGEST_REQUESTS} × 1000 metrics (metrics/s) | ${Math.round(a.rate)} | ${Math.round(b.rate)} | ${(a.rate / b.rate).toFixed(1)}× |`);
+  out.push(`| search ${RUNS} runs, param + metric filter, order by metric, page of 100 (p50 ms) | ${a.search.p50.toFixed(1)} | ${b.search.p50.toFixed(1)} | ${(b.search.p50 / a.search.p50).toFixed(1)}× |`);
+  out.push(`| start to healthy /health (median ms) | ${a.startup.toFixed(0)} | ${b.startup.toFixed(0)} | ${(b.startup / a.startup).toFixed(1)}× |`);
+  if (a.search.found !== b.search.found) out.push(`\nwarning: the two servers returned different page sizes (${a.search.found} vs ${b.search.found})`);
+  console.log(out.join("\n"));
+} finally {
+  await admin(`DROP DATABASE IF EXISTS ${DBS.mloop} WITH (FORCE)`).catch(() => undefined);
+  await admin(`DROP DATABASE IF EXISTS ${DBS.mlflow} WITH (FORCE)`).catch(() => undefined);
+  if (clusterUri) execFileSync("bash", [path.join(ROOT, "scripts/pg-stop.sh"), clusterUri]);
+  fs.rmSync(WORK, { recursive: true, force: true });
+}
