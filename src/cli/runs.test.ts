@@ -47,6 +47,14 @@ describe("mloop runs", () => {
     const limited = JSON.parse((await cli("runs", "list", "-x", experimentId, "--order-by", "metrics.rmse DESC", "--max-results", "2", "--json")).stdout);
     expect(limited.map((r: { info: { run_id: string } }) => r.info.run_id)).toEqual([runIds[0], runIds[1]]);
 
+    const withColumns = await cli("runs", "list", "-x", experimentId, "--order-by", "metrics.rmse ASC", "--columns", "metrics.rmse,params.model,tags.team,metrics.none");
+    const lines = withColumns.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/DURATION\s+metrics\.rmse\s+params\.model\s+tags\.team\s+metrics\.none$/);
+    expect(lines[1]).toMatch(new RegExp(`^${runIds[3]}\\s.*\\s7\\s+xgb\\s+pricing$`));
+
+    const badColumn = await cli("runs", "list", "-x", experimentId, "--columns", "rmse");
+    expect(badColumn).toMatchObject({ code: 1, stderr: "mloop: --columns takes metrics.<key>, params.<key> or tags.<key>, got 'rmse'\n" });
+
     const bad = await cli("runs", "list", "-x", experimentId, "--filter", "metrics.rmse <<< 1");
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/^mloop: INVALID_PARAMETER_VALUE: /);

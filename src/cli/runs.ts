@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { Run, ViewType } from "../client/index.js";
 import { resolveExperimentId } from "./experiments.js";
+import { CliError } from "./index.js";
 import {
   clientFor,
   oneLineErrors,
@@ -24,6 +25,35 @@ interface RunRef extends CommonOptions {
   runId: string;
 }
 
+interface Column {
+  label: string;
+  value: (run: Run) => string;
+}
+
+/** `metrics.auc,params.model` → table columns; anything else is one clear error line. */
+export function parseColumns(raw: string | undefined): Column[] {
+  if (!raw) return [];
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((spec) => {
+      const m = /^(metrics|params|tags)\.(.+)$/.exec(spec);
+      if (!m) throw new CliError(`--columns takes metrics.<key>, params.<key> or tags.<key>, got '${spec}'`);
+      const [, kind, key] = m as unknown as [string, "metrics" | "params" | "tags", string];
+      return {
+        label: spec,
+        value: (run: Run) => {
+          if (kind === "metrics") {
+            const metric = run.data.metrics?.find((x) => x.key === key);
+            return metric ? formatValue(metric.value) : "";
+          }
+          return run.data[kind]?.find((x) => x.key === key)?.value ?? "";
+        },
+      };
+    });
+}
+
 function formatValue(v: number): string {
   return Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)));
 }
@@ -42,14 +72,17 @@ export function registerRunsCommand(program: Command): void {
         .addOption(viewOption())
         .option("--filter <expr>", "MLflow search filter, e.g. \"metrics.rmse < 0.8 AND params.model = 'xgb'\"")
         .option("--order-by <clause>", "ordering, e.g. 'metrics.rmse ASC' (repeatable)", collect)
-        .option("--max-results <n>", "show at most n runs", positiveInt("--max-results")),
+        .option("--max-results <n>", "show at most n runs", positiveInt("--max-results"))
+        .option("-c, --columns <list>", "extra columns, comma-separated: metrics.<key>, params.<key>, tags.<key>"),
     ),
     "mloop runs list -x 1 --filter \"attributes.status = 'FINISHED'\" --order-by 'metrics.rmse ASC' --max-results 10",
+    "mloop runs list -n fraud-detection --columns metrics.auc,params.model",
     "mloop runs list -n fraud-detection --json",
   ).action(
     async (
-      opts: CommonOptions & { experimentId?: string; experimentName?: string; view: string; filter?: string; orderBy?: string[]; maxResults?: number },
+      opts: CommonOptions & { experimentId?: string; experimentName?: string; view: string; filter?: string; orderBy?: string[]; maxResults?: number; columns?: string },
     ) => {
+      const columns = parseColumns(opts.columns);
       const client = clientFor(opts);
       const experimentId = await resolveExperimentId(client, opts);
       const runs: Run[] = [];
@@ -66,13 +99,14 @@ export function registerRunsCommand(program: Command): void {
       }
       if (opts.json) return printJson(runs);
       printTable(
-        ["RUN ID", "NAME", "STATUS", "STARTED", "DURATION"],
+        ["RUN ID", "NAME", "STATUS", "STARTED", "DURATION", ...columns.map((c) => c.label)],
         runs.map((r) => [
           r.info.run_id,
           r.info.run_name ?? "",
           paintStatus(r.info.status) + (r.info.lifecycle_stage === "deleted" ? paint("dim", " (deleted)") : ""),
           formatTime(r.info.start_time),
           formatDuration(r.info.start_time, r.info.end_time),
+          ...columns.map((c) => c.value(r)),
         ]),
       );
     },
