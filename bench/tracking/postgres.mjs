@@ -100,7 +100,7 @@ const SERVERS = {
   mlflow: (port) => [
     MLFLOW,
     ["server", "--host", "127.0.0.1", "--port", String(port), "--workers", String(MLFLOW_WORKERS),
-      "--backend-store-uri", dbUri(DBS.mlflow).replace(/^postgres(ql)?:/, "postgresql:"), "--artifacts-destination", path.join(WORK, "mlflow-artifacts")],
+      "--backend-store-uri", dbUri(DBS.mlflow).replace(/^postgres(ql)?:/, "postgresql+psycopg2:"), "--artifacts-destination", path.join(WORK, "mlflow-artifacts")],
   ],
   mloop: (port) => [
     process.execPath,
