@@ -1,0 +1,380 @@
+#!/usr/bin/env node
+/**
+ * mloop server vs mlflow server, side by side on the same machine, both on SQLite.
+ *
+ *   npm run build && node bench/tracking/bench.mjs
+ *
+ * Measures (a) log-batch ingest from concurrent clients (1000 metrics per request), (b) run
+ * search over a large store (filter + order + page of 100, p50), (c) the sampled history of a
+ * 1M-point metric (get-history-bulk-interval, 320 points, p50), (d) start-up time to a healthy
+ * /health. Sizes come from the environment (defaults are the full size):
+ *
+ *   BENCH_CLIENTS=8 BENCH_INGEST_REQUESTS=10   ingest: clients and requests per client
+ *   BENCH_RUNS=100000 BENCH_PARAMS=20 BENCH_METRICS=10   search store
+ *   BENCH_HISTORY_POINTS=1000000               points of the sampled metric
+ *   BENCH_REPEAT=10                            timed repetitions of search and history
+ *   BENCH_STARTS=3                             start-ups timed per server
+ *   BENCH_MLFLOW=.venv/bin/mlflow BENCH_MLFLOW_WORKERS=1
+ *   BENCH_DIR=<folder to keep the stores in>   default: a temporary folder, removed afterwards
+ *
+ * The search and history stores are seeded by direct inserts into each server's own SQLite
+ * schema (the same rows in the same tables: runs, params, latest_metrics, metrics, tags), which
+ * is what logging those values through either API leaves behind; ingest goes through the APIs.
+ */
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+const Database = require("better-sqlite3");
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+const env = (name, dflt) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) {
+    console.error(`bench: ${name} must be a positive integer, got '${raw}'`);
+    process.exit(2);
+  }
+  return n;
+};
+const CLIENTS = env("BENCH_CLIENTS", 8);
+const INGEST_REQUESTS = env("BENCH_INGEST_REQUESTS", 10);
+const RUNS = env("BENCH_RUNS", 100_000);
+const PARAMS = env("BENCH_PARAMS", 20);
+const METRICS = env("BENCH_METRICS", 10);
+const HISTORY_POINTS = env("BENCH_HISTORY_POINTS", 1_000_000);
+const REPEAT = env("BENCH_REPEAT", 10);
+const STARTS = env("BENCH_STARTS", 3);
+const MLFLOW_WORKERS = env("BENCH_MLFLOW_WORKERS", 1);
+const MLFLOW = process.env.BENCH_MLFLOW || path.join(ROOT, ".venv", "bin", "mlflow");
+
+if (!fs.existsSync(path.join(ROOT, "dist", "cli", "index.js"))) {
+  console.error("bench: dist/ is missing: run `npm run build` first");
+  process.exit(2);
+}
+if (!fs.existsSync(MLFLOW)) {
+  console.error(`bench: no mlflow at ${MLFLOW}: run scripts/setup-python.sh (or set BENCH_MLFLOW)`);
+  process.exit(2);
+}
+
+const keep = Boolean(process.env.BENCH_DIR);
+const WORK = process.env.BENCH_DIR ? path.resolve(process.env.BENCH_DIR) : fs.mkdtempSync(path.join(os.tmpdir(), "mloop-bench-"));
+fs.mkdirSync(WORK, { recursive: true });
+
+const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The two servers: how to start each one on its own folder. */
+const SERVERS = {
+  mlflow: {
+    dir: path.join(WORK, "mlflow"),
+    db: path.join(WORK, "mlflow", "mlflow.db"),
+    command: (port, s) => [
+      MLFLOW,
+      ["server", "--host", "127.0.0.1", "--port", String(port), "--workers", String(MLFLOW_WORKERS),
+        "--backend-store-uri", `sqlite:///${s.db}`, "--artifacts-destination", path.join(s.dir, "artifacts")],
+    ],
+  },
+  mloop: {
+    dir: path.join(WORK, "mloop"),
+    db: path.join(WORK, "mloop", "mlruns.db"),
+    command: (port, s) => [
+      process.execPath,
+      [path.join(ROOT, "bin", "mloop.js"), "server", "--host", "127.0.0.1", "--port", String(port),
+        "--backend-store-uri", `sqlite:///${s.db}`, "--artifacts-destination", path.join(s.dir, "artifacts")],
+    ],
+  },
+};
+
+/** Starts a server; resolves once /health answers 200, with the time that took. */
+async function start(name) {
+  const s = SERVERS[name];
+  fs.mkdirSync(s.dir, { recursive: true });
+  const port = await freePort();
+  const [cmd, args] = s.command(port, s);
+  const t0 = performance.now();
+  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLOOP_") && !k.startsWith("MLFLOW_")));
+  const child = spawn(cmd, args, { cwd: s.dir, env: childEnv, stdio: ["ignore", "ignore", "pipe"], detached: true });
+  let err = "";
+  child.stderr.on("data", (d) => (err = (err + d.toString()).slice(-4000)));
+  const exited = new Promise((r) => child.once("exit", r));
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} server exited with ${child.exitCode}:\n${err}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.status === 200) break;
+    } catch {
+      // not up yet
+    }
+    if (performance.now() - t0 > 600_000) throw new Error(`${name} server not healthy after 600 s:\n${err}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const startup = performance.now() - t0;
+  return {
+    name,
+    url,
+    startup,
+    async stop() {
+      // The whole process group: mlflow runs its workers as children.
+      try {
+        process.kill(-child.pid, "SIGTERM");
+      } catch {
+        // gone already
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }, 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function call(base, method, route, body) {
+  let url = `${base}${route}`;
+  const init = { method, headers: {} };
+  if (method === "GET" && body) {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(body)) for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
+    url += `?${qs}`;
+  } else if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["content-type"] = "application/json";
+  }
+  const res = await fetch(url, init);
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${method} ${route} -> ${res.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text);
+}
+const API = "/api/2.0/mlflow/";
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+// --- (a) ingest ---------------------------------------------------------------------------------
+
+async function ingest(server) {
+  const exp = await call(server.url, "POST", API + "experiments/create", { name: "bench-ingest" });
+  const runs = [];
+  for (let c = 0; c < CLIENTS; c++) {
+    const r = await call(server.url, "POST", API + "runs/create", { experiment_id: exp.experiment_id, start_time: Date.now() });
+    runs.push(r.run.info.run_id);
+  }
+  // 1000 metrics per request: 10 keys x 100 consecutive steps.
+  const body = (runId, i) => {
+    const ts = Date.now();
+    const metrics = [];
+    for (let k = 0; k < 10; k++) for (let s = 0; s < 100; s++) metrics.push({ key: `metric_${k}`, value: Math.sin(i * 100 + s + k), timestamp: ts, step: i * 100 + s });
+    return { run_id: runId, metrics };
+  };
+  const t0 = performance.now();
+  await Promise.all(
+    runs.map(async (runId) => {
+      for (let i = 0; i < INGEST_REQUESTS; i++) await call(server.url, "POST", API + "runs/log-batch", body(runId, i));
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const total = CLIENTS * INGEST_REQUESTS * 1000;
+  // Everything arrived.
+  const check = await call(server.url, "GET", API + "metrics/get-history", { run_id: runs[0], metric_key: "metric_0", max_results: 25000 });
+  if (check.metrics.length !== INGEST_REQUESTS * 100) throw new Error(`${server.name}: ingest stored ${check.metrics.length} points of metric_0, expected ${INGEST_REQUESTS * 100}`);
+  return total / seconds;
+}
+
+// --- seeding (b) and (c) --------------------------------------------------------------------------
+
+function hex32(rng) {
+  return crypto.createHash("md5").update(String(rng)).digest("hex");
+}
+
+/** The same rows into either store: both use MLflow's table and column names for runs data. */
+function seed(dbPath, searchExperimentId, historyExperimentId) {
+  const db = new Database(dbPath);
+  db.pragma("journal_mode = WAL");
+  db.pragma("synchronous = OFF");
+  const now = Date.UTC(2026, 0, 1);
+  const insRun = db.prepare(
+    "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id, status, start_time, end_time, source_version, lifecycle_stage, artifact_uri, experiment_id) " +
+      "VALUES (?, ?, 'LOCAL', '', '', 'bench', 'FINISHED', ?, ?, '', 'active', ?, ?)",
+  );
+  const insParam = db.prepare("INSERT INTO params (key, value, run_uuid) VALUES (?, ?, ?)");
+  const insTag = db.prepare("INSERT INTO tags (key, value, run_uuid) VALUES (?, ?, ?)");
+  const insLatest = db.prepare("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, 0, ?)");
+  const insMetric = db.prepare("INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, ?, 0, ?)");
+  const run = (id, name, exp, t) => {
+    insRun.run(id, name, t, t + 60_000, `mlflow-artifacts:/${exp}/${id}/artifacts`, exp);
+    insTag.run("mlflow.runName", name, id);
+    insTag.run("mlflow.user", "bench", id);
+  };
+  const chunk = 5000;
+  for (let base = 0; base < RUNS; base += chunk) {
+    db.transaction(() => {
+      for (let i = base; i < Math.min(RUNS, base + chunk); i++) {
+        const id = hex32(`run-${i}`);
+        const t = now + i * 1000;
+        run(id, `run-${i}`, searchExperimentId, t);
+        for (let p = 0; p < PARAMS; p++) insParam.run(`param_${p}`, `v${(i * (p + 1)) % 10}`, id);
+        for (let m = 0; m < METRICS; m++) {
+          const value = ((i * 7919 + m * 104729) % 100_000) / 100_000;
+          insMetric.run(`metric_${m}`, value, t, 0, id);
+          insLatest.run(`metric_${m}`, value, t, 0, id);
+        }
+      }
+    })();
+  }
+  const historyRun = hex32("history");
+  db.transaction(() => run(historyRun, "history", historyExperimentId, now))();
+  let written = 0;
+  for (let base = 0; base < HISTORY_POINTS; base += 50_000) {
+    db.transaction(() => {
+      for (let s = base; s < Math.min(HISTORY_POINTS, base + 50_000); s++) {
+        insMetric.run("loss", 1 / (1 + s / 1000) + Math.sin(s) * 0.01, now + s, s, historyRun);
+        written++;
+      }
+    })();
+  }
+  const last = HISTORY_POINTS - 1;
+  db.prepare("INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES ('loss', ?, ?, ?, 0, ?)").run(1 / (1 + last / 1000) + Math.sin(last) * 0.01, now + last, last, historyRun);
+  db.pragma("wal_checkpoint(TRUNCATE)");
+  db.exec("ANALYZE");
+  db.close();
+  return { historyRun, written };
+}
+
+// --- (b) search, (c) sampled history -------------------------------------------------------------
+
+const SEARCH = {
+  filter: "metrics.metric_0 > 0.5 AND params.param_0 = 'v3'",
+  order_by: ["metrics.metric_1 DESC"],
+  max_results: 100,
+};
+
+async function search(server, experimentId) {
+  const times = [];
+  let ids;
+  for (let i = 0; i < REPEAT + 1; i++) {
+    const t0 = performance.now();
+    const res = await call(server.url, "POST", API + "runs/search", { experiment_ids: [experimentId], ...SEARCH });
+    const ms = performance.now() - t0;
+    if (i > 0) times.push(ms); // the first one warms caches
+    ids = res.runs.map((r) => r.info.run_id);
+  }
+  return { p50: median(times), ids };
+}
+
+async function history(server, runId) {
+  const times = [];
+  let points;
+  for (let i = 0; i < REPEAT + 1; i++) {
+    const t0 = performance.now();
+    const res = await call(server.url, "GET", "/ajax-api/2.0/mlflow/metrics/get-history-bulk-interval", { run_ids: runId, metric_key: "loss", max_results: 320 });
+    const ms = performance.now() - t0;
+    if (i > 0) times.push(ms);
+    points = res.metrics.length;
+  }
+  return { p50: median(times), points };
+}
+
+// --- main ------------------------------------------------------------------------------------------
+
+const results = {};
+const fmt = (n, digits = 1) => (n >= 100 ? Math.round(n).toLocaleString("en-US") : n.toFixed(digits));
+
+async function main() {
+  log(`work folder ${WORK}`);
+  log(`sizes: ${CLIENTS} clients x ${INGEST_REQUESTS} requests x 1000 metrics; ${RUNS} runs x ${PARAMS} params x ${METRICS} metrics; ${HISTORY_POINTS} history points`);
+  const ids = {};
+  for (const name of ["mlflow", "mloop"]) {
+    fs.rmSync(SERVERS[name].dir, { recursive: true, force: true });
+    log(`${name}: start on an empty store`);
+    const s = await start(name);
+    results[name] = { emptyStartup: s.startup };
+    log(`${name}: ingest`);
+    results[name].ingest = await ingest(s);
+    log(`${name}: ${fmt(results[name].ingest)} metrics/s`);
+    const a = await call(s.url, "POST", API + "experiments/create", { name: "bench-search" });
+    const b = await call(s.url, "POST", API + "experiments/create", { name: "bench-history" });
+    ids[name] = { search: a.experiment_id, history: b.experiment_id };
+    await s.stop();
+    log(`${name}: seed ${RUNS} runs and a ${HISTORY_POINTS}-point metric by direct inserts`);
+    const t0 = performance.now();
+    ids[name].historyRun = seed(SERVERS[name].db, ids[name].search, ids[name].history).historyRun;
+    log(`${name}: seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+
+  for (const name of ["mlflow", "mloop"]) {
+    const startups = [];
+    let s;
+    for (let i = 0; i < STARTS; i++) {
+      s = await start(name);
+      startups.push(s.startup);
+      if (i < STARTS - 1) await s.stop();
+    }
+    results[name].startup = median(startups);
+    log(`${name}: start-up ${fmt(results[name].startup)} ms; search`);
+    const sr = await search(s, ids[name].search);
+    results[name].search = sr.p50;
+    results[name].searchIds = sr.ids;
+    log(`${name}: search p50 ${fmt(sr.p50)} ms; history`);
+    const hr = await history(s, ids[name].historyRun);
+    results[name].history = hr.p50;
+    results[name].historyPoints = hr.points;
+    log(`${name}: history p50 ${fmt(hr.p50)} ms (${hr.points} points)`);
+    await s.stop();
+  }
+
+  const same = JSON.stringify(results.mlflow.searchIds) === JSON.stringify(results.mloop.searchIds);
+  const mlflowVersion = (await import("node:child_process")).execFileSync(path.join(path.dirname(MLFLOW), "python"), ["-c", "import mlflow; print(mlflow.__version__)"]).toString().trim();
+  const rows = [
+    ["log-batch ingest, metrics/s (higher is better)", results.mlflow.ingest, results.mloop.ingest, results.mloop.ingest / results.mlflow.ingest],
+    ["search runs p50, ms", results.mlflow.search, results.mloop.search, results.mlflow.search / results.mloop.search],
+    ["sampled history p50, ms", results.mlflow.history, results.mloop.history, results.mlflow.history / results.mloop.history],
+    ["start-up to healthy, seeded store, ms", results.mlflow.startup, results.mloop.startup, results.mlflow.startup / results.mloop.startup],
+    ["start-up to healthy, empty store, ms", results.mlflow.emptyStartup, results.mloop.emptyStartup, results.mlflow.emptyStartup / results.mloop.emptyStartup],
+  ];
+  const out = [];
+  out.push(`mloop vs mlflow server ${mlflowVersion} (--workers ${MLFLOW_WORKERS}), both on SQLite; ${os.cpus().length} CPUs, Node ${process.versions.node}`);
+  out.push(`ingest: ${CLIENTS} concurrent clients x ${INGEST_REQUESTS} log-batch requests of 1000 metrics, through the API`);
+  out.push(`search: ${RUNS} runs x ${PARAMS} params x ${METRICS} metrics, seeded by direct inserts into each server's SQLite schema; filter "${SEARCH.filter}", order_by ${SEARCH.order_by[0]}, page of ${SEARCH.max_results}; p50 of ${REPEAT}`);
+  out.push(`history: get-history-bulk-interval of a ${HISTORY_POINTS}-point metric (seeded by direct inserts), max_results 320 -> mlflow ${results.mlflow.historyPoints} / mloop ${results.mloop.historyPoints} points; p50 of ${REPEAT}`);
+  out.push(`start-up: spawn to first 200 from /health, median of ${STARTS}`);
+  out.push(`same search page from both servers: ${same ? "yes" : "NO"}`);
+  out.push("");
+  out.push(`| measure | mlflow | mloop | mloop advantage |`);
+  out.push(`|---|---:|---:|---:|`);
+  for (const [label, a, b, ratio] of rows) out.push(`| ${label} | ${fmt(a)} | ${fmt(b)} | ${ratio.toFixed(1)}x |`);
+  console.log(out.join("\n"));
+}
+
+main()
+  .catch((err) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    if (!keep) fs.rmSync(WORK, { recursive: true, force: true });
+  });
