@@ -191,19 +191,29 @@ export const deleteRunTag = (runId: string, key: string) => post("runs/delete-ta
 export const deleteRun = (runId: string) => post("runs/delete", { run_id: runId });
 export const restoreRun = (runId: string) => post("runs/restore", { run_id: runId });
 
+declare global {
+  interface Window {
+    /** Started by index.html for a deep link to one metric's chart. */
+    __mloopPrefetch?: { url: string; body: Promise<{ metrics?: Metric[] } | null> };
+  }
+}
+
 /** Sampled history of one metric for up to 100 runs: MLflow's bulk-interval endpoint. */
 export async function getSampledHistory(runIds: string[], metricKey: string, opts: { maxResults?: number; startStep?: number; endStep?: number } = {}, signal?: AbortSignal) {
-  const res = await get<{ metrics?: Metric[] }>(
-    "metrics/get-history-bulk-interval",
-    {
-      run_ids: runIds,
-      metric_key: metricKey,
-      max_results: opts.maxResults ?? 1000,
-      start_step: opts.startStep,
-      end_step: opts.endStep,
-    },
-    signal,
-  );
+  const query: Query = {
+    run_ids: runIds,
+    metric_key: metricKey,
+    max_results: opts.maxResults ?? 1000,
+    start_step: opts.startStep,
+    end_step: opts.endStep,
+  };
+  const early = window.__mloopPrefetch;
+  if (early && early.url === API + "metrics/get-history-bulk-interval" + qs(query)) {
+    window.__mloopPrefetch = undefined;
+    const body = await early.body;
+    if (body) return body.metrics ?? [];
+  }
+  const res = await get<{ metrics?: Metric[] }>("metrics/get-history-bulk-interval", query, signal);
   return res.metrics ?? [];
 }
 
