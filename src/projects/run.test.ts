@@ -288,7 +288,7 @@ describe("mloop run", () => {
     expect(run.metrics.loss).toBeCloseTo(0.5 / 3);
     const hist = await server.call("GET", `metrics/get-history?run_id=${r.runId}&metric_key=loss`);
     expect(hist.body.metrics).toHaveLength(3);
-  });
+  }, 180_000);
 
   it("without a tracking URI records into ./mlruns.db and ./mlartifacts, where mloop server finds it", async () => {
     const dir = gitRepo("embedded", { MLproject: "entry_points:\n  main:\n    command: 'echo embedded'\n" });
@@ -320,4 +320,101 @@ describe("mloop run", () => {
     const ok = await mloop([dir, "--env-manager", "local"]);
     expect(ok.code).toBe(0);
   });
+});
+
+describe.skipIf(!hasMlflow)("mloop run and mlflow run on the same MLproject", () => {
+  const MLPROJECT = [
+    "name: compare",
+    "entry_points:",
+    "  main:",
+    "    parameters:",
+    "      alpha: {type: float, default: 0.25}",
+    "      steps: {type: int, default: 4}",
+    "      tag: {type: string, default: base}",
+    "    command: 'python train.py {alpha} {steps} {tag}'",
+    "",
+  ].join("\n");
+  const TRAIN = [
+    "import sys, mlflow",
+    "alpha, steps, tag = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]",
+    "extra = sys.argv[4:]",
+    "with mlflow.start_run():",
+    "    for s in range(steps):",
+    "        mlflow.log_metric('loss', alpha / (s + 1), step=s)",
+    "    mlflow.log_metric('final', alpha * steps + len(tag) + len(extra))",
+    "",
+  ].join("\n");
+  // Tags MLflow's project runner writes; mloop must write each with the same value.
+  const SOURCE_TAGS = [
+    "mlflow.source.name",
+    "mlflow.source.type",
+    "mlflow.source.git.commit",
+    "mlflow.source.git.repoURL",
+    "mlflow.source.git.branch",
+    "mlflow.project.entryPoint",
+    "mlflow.project.backend",
+    "mlflow.user",
+  ];
+
+  function mlflowRun(args: string[]): Promise<Result> {
+    return new Promise((resolve) => {
+      const child = spawn(path.join(venvBin, "mlflow"), ["run", ...args], { cwd: tmp, env: baseEnv(), stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (b) => (stdout += b));
+      child.stderr.on("data", (b) => (stderr += b));
+      child.on("close", (code) => {
+        // MLflow itself prints "=== Run (ID '…') succeeded ===".
+        const m = stderr.match(/=== Run \(ID '([0-9a-f]+)'\) (succeeded|failed) ===/);
+        resolve({ code, stdout, stderr, runId: m?.[1] });
+      });
+    });
+  }
+
+  async function compare(args: string[]) {
+    const [theirs, ours] = [await mlflowRun(args), await mloop(args)];
+    expect(theirs.code, theirs.stderr).toBe(0);
+    expect(ours.code, ours.stderr).toBe(0);
+    const a = await getRun(theirs.runId!);
+    const b = await getRun(ours.runId!);
+    expect(b.params).toEqual(a.params);
+    expect(b.metrics).toEqual(a.metrics);
+    const pick = (tags: Record<string, string>) => Object.fromEntries(SOURCE_TAGS.filter((k) => k in tags).map((k) => [k, tags[k]]));
+    expect(pick(b.tags)).toEqual(pick(a.tags));
+    expect(pick(a.tags)["mlflow.source.git.commit"]).toMatch(/^[0-9a-f]{40}$/);
+    expect(a.info.experiment_id).toBe(b.info.experiment_id);
+    return { a, b };
+  }
+
+  it("gives the same params, source tags and metrics for a local project", async () => {
+    const dir = gitRepo("compare-local", { MLproject: MLPROJECT, "train.py": TRAIN });
+    sh(dir, "remote", "add", "origin", "https://example.com/team/compare.git");
+    const { a } = await compare([dir, "--env-manager", "local", "--experiment-name", "compare", "-P", "alpha=0.5", "-P", "extra=1"]);
+    expect(a.params).toEqual({ alpha: "0.5", steps: "4", tag: "base", extra: "1" });
+    expect(a.tags["mlflow.source.git.repoURL"]).toBe("https://example.com/team/compare.git");
+  }, 300_000);
+
+  it("gives the same params, source tags and metrics at a --version branch", async () => {
+    const dir = gitRepo("compare-branch", { MLproject: MLPROJECT, "train.py": TRAIN });
+    sh(dir, "checkout", "-q", "-b", "tuned");
+    commit(dir, { "train.py": TRAIN.replace("alpha / (s + 1)", "alpha / (s + 2)") }, "tuned");
+    sh(dir, "checkout", "-q", "main");
+    // mlflow run fetches the version from the repository's origin, so give it one it can reach.
+    const origin = path.join(tmp, "compare-branch-origin.git");
+    execFileSync("git", ["clone", "-q", "--bare", dir, origin]);
+    sh(dir, "remote", "add", "origin", `file://${origin}`);
+    // mlflow run checks the version out in place, so it runs second: mloop's run sees the tree as the user left it.
+    const ours = await mloop([dir, "--env-manager", "local", "--experiment-name", "compare", "--version", "tuned", "-P", "steps=2"]);
+    const theirs = await mlflowRun([dir, "--env-manager", "local", "--experiment-name", "compare", "--version", "tuned", "-P", "steps=2"]);
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(theirs.code, theirs.stderr).toBe(0);
+    const a = await getRun(theirs.runId!);
+    const b = await getRun(ours.runId!);
+    expect(b.params).toEqual(a.params);
+    expect(b.metrics).toEqual(a.metrics);
+    expect(b.metrics.loss).toBeCloseTo(0.25 / 3);
+    for (const k of SOURCE_TAGS) expect([k, b.tags[k]]).toEqual([k, a.tags[k]]);
+    expect(b.tags["mlflow.source.git.branch"]).toBe("tuned");
+    expect(b.tags["mlflow.source.git.repoURL"]).toBe(`file://${origin}`);
+  }, 300_000);
 });

@@ -74,9 +74,7 @@ const TAG = {
   entryPoint: "mlflow.project.entryPoint",
   commit: "mlflow.source.git.commit",
   repoUrl: "mlflow.source.git.repoURL",
-  legacyRepoUrl: "mlflow.gitRepoURL",
   branch: "mlflow.source.git.branch",
-  legacyBranch: "mlflow.gitBranchName",
   dirty: "mlflow.source.git.dirty",
   env: "mlflow.project.env",
   backend: "mlflow.project.backend",
@@ -237,11 +235,9 @@ async function provenance(opts: RunProjectOptions, prep: PreparedProject, env: R
   }
   if (fetched.repoUrl) {
     tags[TAG.repoUrl] = fetched.repoUrl;
-    tags[TAG.legacyRepoUrl] = fetched.repoUrl;
   }
   if (fetched.versionIsBranch && opts.version) {
     tags[TAG.branch] = opts.version;
-    tags[TAG.legacyBranch] = opts.version;
   }
   return { tags, diff };
 }
