@@ -126,7 +126,7 @@ async function start(name) {
     } catch {
       // not up yet
     }
-    if (performance.now() - t0 > 180_000) throw new Error(`${name} server not healthy after 180 s:\n${err}`);
+    if (performance.now() - t0 > 600_000) throw new Error(`${name} server not healthy after 600 s:\n${err}`);
     await new Promise((r) => setTimeout(r, 10));
   }
   const startup = performance.now() - t0;
