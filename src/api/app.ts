@@ -78,6 +78,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     sources: {
       runArtifactUri: async (runId) => (await tracking.runs.locate(runId)).artifactUri,
       modelVersionSource: (name, version) => app.registry.models.getDownloadUri(name, version),
+      loggedModelArtifactUri: async (modelId) => (await app.registry.loggedModels.get(modelId)).info.artifact_uri,
     },
   });
   registerWebUi(app, config);

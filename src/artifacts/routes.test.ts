@@ -358,6 +358,18 @@ describe("artifact routes wired to the tracking and registry services", () => {
     const mvFile = await t.app.inject({ method: "GET", url: "/model-versions/get-artifact?name=wired-model&version=1&path=MLmodel" });
     expect([mvFile.statusCode, mvFile.body]).toEqual([200, "artifact_path: model\n"]);
 
+    const lm = await t.call("POST", "logged-models", { experiment_id: exp.body.experiment_id, name: "lm" });
+    expect(lm.status).toBe(200);
+    const lmInfo = lm.body.model.info as { model_id: string; artifact_uri: string };
+    const lmRel = lmInfo.artifact_uri.replace(/^mlflow-artifacts:\//, "");
+    await t.app.inject({ method: "PUT", url: `${A}/${lmRel}/MLmodel`, payload: "lm", headers: { "content-type": "text/plain" } });
+    const dirs = await t.call("GET", `logged-models/${lmInfo.model_id}/artifacts/directories`);
+    expect(dirs.body).toEqual({ root_uri: lmInfo.artifact_uri, files: [{ path: "MLmodel", is_dir: false, file_size: 2 }] });
+    const lmFile = await t.app.inject({ method: "GET", url: `/ajax-api/2.0/mlflow/logged-models/${lmInfo.model_id}/artifacts/files?artifact_file_path=MLmodel` });
+    expect([lmFile.statusCode, lmFile.body]).toEqual([200, "lm"]);
+    const lmBad = await t.app.inject({ method: "GET", url: `/ajax-api/2.0/mlflow/logged-models/${lmInfo.model_id}/artifacts/files?artifact_file_path=..%2F..%2Fx` });
+    expect(lmBad.statusCode).toBe(400);
+
     const unknown = await t.call("GET", "artifacts/list?run_id=0123456789abcdef0123456789abcdef");
     expect([unknown.status, unknown.body.error_code]).toEqual([404, "RESOURCE_DOES_NOT_EXIST"]);
     const noVersion = await t.app.inject({ method: "GET", url: "/model-versions/get-artifact?name=wired-model&version=9&path=MLmodel" });

@@ -22,6 +22,7 @@ export const ARTIFACT_PREFIXES = ["/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/m
 export interface ArtifactSources {
   runArtifactUri?: (runId: string) => Promise<string>;
   modelVersionSource?: (name: string, version: string) => Promise<string>;
+  loggedModelArtifactUri?: (modelId: string) => Promise<string>;
 }
 
 /** A repository and the path inside it that an artifact URI names. */
@@ -406,8 +407,21 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
 
   const requireSources = <K extends keyof ArtifactSources>(key: K): NonNullable<ArtifactSources[K]> => {
     const fn = state.sources[key];
-    if (!fn) throw new MlflowError("NOT_IMPLEMENTED", `Artifact lookups by ${key === "runArtifactUri" ? "run" : "model version"} are not available on this server`);
+    if (!fn) throw new MlflowError("NOT_IMPLEMENTED", `Artifact lookups by ${key === "runArtifactUri" ? "run" : key === "loggedModelArtifactUri" ? "logged model" : "model version"} are not available on this server`);
     return fn as NonNullable<ArtifactSources[K]>;
+  };
+
+  /** A folder under an artifact root, with paths relative to that root. */
+  const listUnder = async (rootUri: string, rel: string) => {
+    const loc = await resolveArtifactLocation(app, rootUri);
+    const files = await loc.repository.list(joinArtifactPath(loc.path, rel));
+    return {
+      root_uri: rootUri,
+      files: files.map((f) => {
+        const p = joinArtifactPath(rel, f.path.slice(f.path.lastIndexOf("/") + 1));
+        return f.isDir ? { path: p, is_dir: true } : { path: p, is_dir: false, file_size: f.fileSize ?? 0 };
+      }),
+    };
   };
 
   for (const prefix of API_PREFIXES) {
@@ -417,16 +431,22 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
       if (!runId) throw invalidParameter("Missing value for required parameter 'run_id'. See the API docs for more information about request parameters.");
       const rel = safeArtifactPath(optString(inp, "path"));
       optString(inp, "page_token");
-      const rootUri = await requireSources("runArtifactUri")(runId);
-      const loc = await resolveArtifactLocation(app, rootUri);
-      const files = await loc.repository.list(joinArtifactPath(loc.path, rel));
-      return {
-        root_uri: rootUri,
-        files: files.map((f) => {
-          const p = joinArtifactPath(rel, f.path.slice(f.path.lastIndexOf("/") + 1));
-          return f.isDir ? { path: p, is_dir: true } : { path: p, is_dir: false, file_size: f.fileSize ?? 0 };
-        }),
-      };
+      return listUnder(await requireSources("runArtifactUri")(runId), rel);
+    });
+
+    app.get(`${prefix}logged-models/:model_id/artifacts/directories`, async (req) => {
+      const modelId = (req.params as { model_id: string }).model_id;
+      const rel = safeArtifactPath(optString(input(req), "artifact_directory_path"));
+      return listUnder(await requireSources("loggedModelArtifactUri")(modelId), rel);
+    });
+
+    app.get(`${prefix}logged-models/:model_id/artifacts/files`, async (req, reply) => {
+      const modelId = (req.params as { model_id: string }).model_id;
+      const raw = optString(req.query as Input, "artifact_file_path");
+      if (!raw) throw new MlflowError("BAD_REQUEST", 'Request must include the "artifact_file_path" query parameter.');
+      const rel = safeArtifactPath(raw);
+      const loc = await resolveArtifactLocation(app, await requireSources("loggedModelArtifactUri")(modelId));
+      return sendArtifact(req, reply, loc.repository, joinArtifactPath(loc.path, rel));
     });
   }
 
