@@ -34,26 +34,7 @@ export function registerRegistry(app: FastifyInstance, db: SqlDriver, config: Se
   app.addHook("onReady", async () => services.webhooks.start());
   app.addHook("preClose", async () => services.webhooks.close());
   app.decorate("registry", services);
-  bridgeLogOutputs(app);
   return services;
-}
-
-/**
- * MLflow's service.proto serves LogOutputs at `POST runs/outputs`, the path
- * every MLflow 3 `log_model` calls to link a run to its logged model. Until
- * the tracking routes answer that path themselves, forward it to their
- * `runs/log-outputs` handler; once they do, this steps aside.
- */
-function bridgeLogOutputs(app: FastifyInstance): void {
-  for (const prefix of API_PREFIXES) {
-    const target = `${prefix}runs/log-outputs`;
-    const path = `${prefix}runs/outputs`;
-    if (app.hasRoute({ method: "POST", url: path }) || !app.hasRoute({ method: "POST", url: target })) continue;
-    app.post(path, async (req, reply) => {
-      const res = await app.inject({ method: "POST", url: target, headers: { "content-type": "application/json" }, payload: JSON.stringify(req.body ?? {}) });
-      return reply.status(res.statusCode).type("application/json").send(res.body);
-    });
-  }
 }
 
 declare module "fastify" {

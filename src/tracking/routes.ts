@@ -177,11 +177,14 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
     return {};
   });
 
-  mlflowRoute(app, "POST", "runs/log-outputs", async (req) => {
+  // service.proto names LogOutputs `runs/outputs` (what MLflow 3's log_model calls); `runs/log-outputs` is kept as an alias.
+  const logOutputs = async (req: Parameters<Parameters<typeof mlflowRoute>[3]>[0]) => {
     const inp = input(req);
     await runs.logOutputs(runIdOf(inp), optArray(inp, "models") ?? []);
     return {};
-  });
+  };
+  mlflowRoute(app, "POST", "runs/outputs", logOutputs);
+  mlflowRoute(app, "POST", "runs/log-outputs", logOutputs);
 
   const search = async (req: Parameters<Parameters<typeof mlflowRoute>[3]>[0]) => {
     const inp = input(req);
