@@ -418,3 +418,34 @@ describe.skipIf(!hasMlflow)("mloop run and mlflow run on the same MLproject", ()
     expect(b.tags["mlflow.source.git.repoURL"]).toBe(`file://${origin}`);
   }, 300_000);
 });
+
+describe("--env-manager virtualenv", () => {
+  it("builds the example's python_env.yaml into a cached venv, trains, logs and reuses the venv", async () => {
+    const example = path.join(repo, "examples", "sklearn-classifier");
+    const work = fs.mkdtempSync(path.join(tmp, "venv-"));
+    // No .venv on PATH: everything the project imports must come from the venv mloop builds.
+    const env = baseEnv({ PATH: process.env.PATH!.split(path.delimiter).filter((p) => !p.startsWith(path.join(repo, ".venv"))).join(path.delimiter) });
+    const r = await mloop([example, "--env-manager", "virtualenv", "-P", "dataset=wine", "--experiment-name", "venv-example"], { cwd: work, env });
+    expect(r.code, r.stderr.slice(-2000)).toBe(0);
+    expect(r.stderr).toContain("=== Creating virtualenv");
+    const run = await getRun(r.runId!);
+    expect(run.info.status).toBe("FINISHED");
+    expect(run.tags["mlflow.project.env"]).toBe("virtualenv");
+    expect(run.params).toMatchObject({ dataset: "wine", C: "1.0", max_iter: "200", register: "false" });
+    expect(run.metrics.accuracy).toBeGreaterThan(0.8);
+    const mlmodel = await artifact(r.runId!, "model/MLmodel");
+    expect(mlmodel).toMatch(/^ {2}onnx:/m);
+    expect(mlmodel).toMatch(/^ {2}sklearn:/m);
+    expect(mlmodel).toMatch(/^ {2}python_function:/m);
+
+    const { ensureVirtualenv } = await import("./env.js");
+    const savedPath = process.env.PATH;
+    process.env.PATH = env.PATH; // the same python3 as the run, so the same content hash
+    try {
+      const again = await ensureVirtualenv(path.join(example, "python_env.yaml"), example, path.join(tmp, "home", ".mloop", "envs"), () => undefined);
+      expect(again.reused).toBe(true);
+    } finally {
+      process.env.PATH = savedPath;
+    }
+  }, 900_000);
+});
