@@ -102,6 +102,9 @@ const SERVERS = {
   },
 };
 
+/** Servers still running, stopped on the way out even when a measurement fails. */
+const running = new Set();
+
 /** Starts a server; resolves once /health answers 200, with the time that took. */
 async function start(name) {
   const s = SERVERS[name];
@@ -114,6 +117,15 @@ async function start(name) {
   let err = "";
   child.stderr.on("data", (d) => (err = (err + d.toString()).slice(-4000)));
   const exited = new Promise((r) => child.once("exit", r));
+  const kill = () => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  };
+  running.add(kill);
+  child.once("exit", () => running.delete(kill));
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${name} server exited with ${child.exitCode}:\n${err}`);
@@ -390,5 +402,6 @@ main()
     process.exitCode = 1;
   })
   .finally(() => {
+    for (const kill of running) kill();
     if (!keep) fs.rmSync(WORK, { recursive: true, force: true });
   });
