@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { buildApp } from "../api/app.js";
 import { loadServerConfig } from "../config.js";
 
 export function registerServerCommand(program: Command): void {
@@ -30,6 +29,8 @@ export function registerServerCommand(program: Command): void {
         ui: src("ui") === "cli" ? (opts.ui as boolean) : undefined,
         logLevel: opts.logLevel as string | undefined,
       });
+      // Loaded on demand so other commands start without Fastify and the stores.
+      const { buildApp } = await import("../api/app.js");
       const app = await buildApp(config);
       const address = await app.listen({ host: config.host, port: config.port });
       process.stderr.write(`mloop server listening at ${address} (store ${redact(config.backendStoreUri)}, artifacts ${config.artifactsDestination})\n`);
