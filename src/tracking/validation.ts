@@ -132,6 +132,9 @@ function show(v: unknown): string {
   return typeof v === "string" ? v : JSON.stringify(v) ?? String(v);
 }
 
+/** Metric keys that passed {@link validateKey} (the checks depend on the key alone). */
+const validMetricKeys = new Set<string>();
+
 /** Checks one metric the way MLflow's `_validate_metric` does and returns it normalised. */
 export function validateMetric(raw: { key?: unknown; value?: unknown; timestamp?: unknown; step?: unknown }): {
   key: string;
@@ -139,7 +142,12 @@ export function validateMetric(raw: { key?: unknown; value?: unknown; timestamp?
   timestamp: number;
   step: number;
 } {
-  validateKey("metric", raw.key);
+  // A batch repeats a handful of keys; each distinct key is checked once.
+  if (typeof raw.key !== "string" || !validMetricKeys.has(raw.key)) {
+    validateKey("metric", raw.key);
+    if (validMetricKeys.size >= 10_000) validMetricKeys.clear();
+    validMetricKeys.add(raw.key);
+  }
   const key = raw.key;
   const value = toDouble(raw.value);
   if (value === undefined) {
