@@ -70,6 +70,20 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
 
   app.get("/health", async (_req, reply) => reply.type("text/plain").send("OK"));
   app.get("/version", async (_req, reply) => reply.type("text/plain").send(VERSION));
+  // MLflow 3 clients read this before large artifact transfers to learn whether the
+  // proxy takes multipart uploads and ranged (parallel) downloads.
+  const serverInfo = async () => ({
+    store_type: "SqlStore",
+    workspaces_enabled: false,
+    trace_archival_enabled: false,
+    multipart_uploads_enabled: config.serveArtifacts,
+    multipart_downloads_enabled: config.serveArtifacts,
+    presigned_upload_run_id_supported: false,
+    presigned_upload_model_id_supported: false,
+    features_enabled: { gateway: false },
+  });
+  app.get("/api/3.0/mlflow/server-info", serverInfo);
+  app.get("/ajax-api/3.0/mlflow/server-info", serverInfo);
 
   const tracking = await createTrackingServices(db, config.defaultArtifactRoot);
   registerTrackingRoutes(app, tracking);

@@ -58,3 +58,16 @@ describe("experiments API", () => {
     expect(p2.body.next_page_token).toBeUndefined();
   });
 });
+
+describe("server info", () => {
+  it("advertises the proxy's multipart capabilities the way MLflow 3 clients read them", async () => {
+    const t = await makeTestApp();
+    try {
+      const r = await t.call("GET", "/api/3.0/mlflow/server-info");
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ store_type: "SqlStore", multipart_uploads_enabled: true, multipart_downloads_enabled: true });
+    } finally {
+      await t.close();
+    }
+  });
+});
