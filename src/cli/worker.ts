@@ -1,6 +1,5 @@
 import type { Command } from "commander";
 import { loadQueueConfig, processEnv } from "../config.js";
-import { followRun, startRunWorker, submitRun } from "../queue/index.js";
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -14,6 +13,7 @@ export function registerWorkerCommand(program: Command): void {
       const config = loadQueueConfig({ redisUrl: opts.redisUrl, queueName: opts.queue });
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got '${opts.concurrency}'`);
+      const { startRunWorker } = await import("../queue/index.js");
       const worker = await startRunWorker({ config, concurrency });
       await new Promise<void>((resolve) => {
         const stop = () => {
@@ -49,6 +49,8 @@ export async function runOnQueue(uri: string, opts: QueueRunOptions): Promise<nu
     throw new Error("--backend queue runs local project folders that workers can read at the same path; git URIs are not queued yet");
   }
   const config = loadQueueConfig();
+  // The queue (BullMQ, Redis) is loaded only by the commands that use it.
+  const { followRun, submitRun } = await import("../queue/index.js");
   const submitted = await submitRun({
     config,
     trackingUri,
