@@ -529,8 +529,15 @@ function compileRunOrder(o: OrderClause, n: number, out: OrderTerms): void {
  * and lifecycle conditions and pages across the segments.
  */
 export function compileRunSearch(filter: string | undefined, orderBy: readonly string[] | undefined, dialect: Dialect): CompiledRunSearch {
-  const filterParams: SqlValue[] = [];
-  const conditions = parseFilter(filter).map((c) => compileRunClause(c, dialect, filterParams));
+  // Equality tests usually reject the most runs, so they are checked first (AND commutes; the
+  // database evaluates the EXISTS tests in the order written for each candidate run).
+  const compiled = parseFilter(filter).map((c) => {
+    const params: SqlValue[] = [];
+    return { sql: compileRunClause(c, dialect, params), params, rank: c.comparator === "=" ? 0 : 1 };
+  });
+  compiled.sort((a, b) => a.rank - b.rank);
+  const conditions = compiled.map((c) => c.sql);
+  const filterParams: SqlValue[] = compiled.flatMap((c) => c.params);
   const clauses = (orderBy ?? []).map((raw) => parseOrderBy(raw));
   const first = clauses[0];
   const keyed = first && (first.identifier.type === "metric" || first.identifier.type === "param" || first.identifier.type === "tag") ? first : undefined;
