@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadQueueConfig, processEnv } from "../config.js";
+import type { EnvManager } from "../projects/index.js";
 
 export function registerWorkerCommand(program: Command): void {
   program
@@ -14,7 +15,9 @@ export function registerWorkerCommand(program: Command): void {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got '${opts.concurrency}'`);
       const { startRunWorker } = await import("../queue/index.js");
-      const worker = await startRunWorker({ config, concurrency });
+      // Each run executes as `mloop run … --run-id` with this very program.
+      const cli = [process.execPath, ...process.execArgv, process.argv[1]!];
+      const worker = await startRunWorker({ config, concurrency, cli });
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.stderr.write(`mloop worker ${worker.id} stopping: waiting for running runs to end\n`);
@@ -32,21 +35,22 @@ export interface QueueRunOptions {
   experimentName?: string;
   experimentId?: string;
   runName?: string;
+  version?: string;
+  envManager?: EnvManager;
   trackingUri?: string;
 }
 
 /**
  * `mloop run --backend queue`: submits the project run, prints its id, streams
  * its output back from whichever worker runs it and ends with MLflow's
- * `=== Run (ID='…') succeeded ===` line. Returns the exit code.
+ * `=== Run (ID='…') succeeded ===` line. Returns the exit code. The project
+ * (a folder workers read at the same path, or a git URL each worker clones)
+ * and its parameters are checked before anything is queued.
  */
 export async function runOnQueue(uri: string, opts: QueueRunOptions): Promise<number> {
   const trackingUri = opts.trackingUri;
   if (!trackingUri || !/^https?:\/\//.test(trackingUri)) {
     throw new Error("--backend queue needs a tracking server that workers can reach: set --tracking-uri or MLFLOW_TRACKING_URI to http(s)://…");
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) || uri.includes("@")) {
-    throw new Error("--backend queue runs local project folders that workers can read at the same path; git URIs are not queued yet");
   }
   const config = loadQueueConfig();
   // The queue (BullMQ, Redis) is loaded only by the commands that use it.
@@ -60,6 +64,9 @@ export async function runOnQueue(uri: string, opts: QueueRunOptions): Promise<nu
     experimentName: opts.experimentName ?? processEnv().MLFLOW_EXPERIMENT_NAME,
     experimentId: opts.experimentId ?? processEnv().MLFLOW_EXPERIMENT_ID,
     runName: opts.runName,
+    version: opts.version,
+    envManager: opts.envManager,
+    log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stderr.write(`=== Queued run (ID='${submitted.runId}') on '${config.queueName}'; waiting for a worker ===\n`);
   const stop = new AbortController();

@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import path from "node:path";
-import { parse } from "yaml";
+import { fileURLToPath } from "node:url";
 import type { QueuedRun } from "./jobs.js";
 
 /**
- * Runs a queued project's entry point on this machine: the command of the
- * MLproject entry point with `{name}` replaced by shell-quoted parameter
- * values (given, else the declared default). Output lines go to `onLine`.
+ * Runs a queued project exactly as a local `mloop run` does — same fetching
+ * (folders and git URLs at `--version`), parameter checks, environments,
+ * provenance tags and output artifact — by running `mloop run … --run-id`
+ * on this worker, continuing the run created at submission. Output lines go
+ * to `onLine`.
  */
 export interface ExecuteOptions {
   onLine: (line: string) => void;
@@ -17,61 +17,26 @@ export interface ExecuteOptions {
 
 export type Executor = (run: QueuedRun, opts: ExecuteOptions) => Promise<{ exitCode: number }>;
 
-interface EntryPoint {
-  command: string;
-  parameters?: Record<string, unknown>;
-}
-
-export class ProjectError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ProjectError";
-  }
-}
-
-function shellQuote(v: string): string {
-  return `'${v.replace(/'/g, `'\\''`)}'`;
-}
-
-/** The shell command of an entry point, parameters substituted; unknown or missing parameters are errors. */
-export function entryPointCommand(projectDir: string, entryPoint: string, parameters: Record<string, string>): string {
-  const file = ["MLproject", "MLProject"].map((f) => path.join(projectDir, f)).find((f) => fs.existsSync(f));
-  let entry: EntryPoint | undefined;
-  if (file) {
-    const doc = parse(fs.readFileSync(file, "utf8")) as { entry_points?: Record<string, EntryPoint> } | null;
-    entry = doc?.entry_points?.[entryPoint];
-    if (!entry) throw new ProjectError(`entry point '${entryPoint}' is not declared in ${file}`);
-  } else if (/\.(py|sh)$/.test(entryPoint) && fs.existsSync(path.join(projectDir, entryPoint))) {
-    entry = { command: `${entryPoint.endsWith(".py") ? "python" : "bash"} ${shellQuote(entryPoint)}` };
-  } else {
-    throw new ProjectError(`no MLproject file in ${projectDir}`);
-  }
-  const declared = entry.parameters ?? {};
-  const values: Record<string, string> = {};
-  for (const [name, spec] of Object.entries(declared)) {
-    const dflt = spec && typeof spec === "object" ? (spec as { default?: unknown }).default : spec;
-    if (parameters[name] !== undefined) values[name] = parameters[name]!;
-    else if (dflt !== undefined && dflt !== null) values[name] = String(dflt);
-  }
-  let command = entry.command.replace(/\{(\w+)\}/g, (all, name: string) => {
-    if (values[name] === undefined) throw new ProjectError(`parameter '${name}' of entry point '${entryPoint}' has no value and no default`);
-    return shellQuote(values[name]!);
-  });
-  // As in MLflow, parameters the entry point does not declare are passed as --name value.
-  for (const [name, value] of Object.entries(parameters)) {
-    if (!(name in declared)) command += ` --${name} ${shellQuote(value)}`;
-  }
-  return command;
+/** The `mloop run` arguments that run a queued project in its existing run. */
+export function runArguments(run: QueuedRun): string[] {
+  const args = ["run", run.uri, "--run-id", run.runId, "--tracking-uri", run.trackingUri, "--entry-point", run.entryPoint, "--backend", "local"];
+  for (const [k, v] of Object.entries(run.parameters)) args.push("-P", `${k}=${v}`);
+  if (run.version) args.push("--version", run.version);
+  if (run.envManager) args.push("--env-manager", run.envManager);
+  if (run.runName) args.push("--run-name", run.runName);
+  return args;
 }
 
 /**
- * The command runs in its own process group under a small shell guard that
- * reads the worker's pipe: if the worker dies (even by SIGKILL) the pipe
- * closes and the guard ends the command, so a retried run never has a
- * leftover twin still logging to it.
+ * `mloop run` runs in its own process group under a small shell guard that
+ * reads the worker's pipe: if the worker dies (even by SIGKILL) or abandons
+ * the job, the pipe closes and the guard sends SIGTERM to that group;
+ * `mloop run` then ends the entry point's own process group (SIGKILL after
+ * its grace period), so a retried run never has a leftover twin still
+ * logging to it.
  */
 const GUARD = `set -m
-bash -c "$MLOOP_COMMAND" </dev/null &
+"$@" </dev/null &
 child=$!
 ( cat >/dev/null; kill -TERM -- -$child 2>/dev/null ) &
 watch=$!
@@ -80,47 +45,49 @@ status=$?
 kill $watch 2>/dev/null
 exit $status`;
 
-export const executeProject: Executor = (run, opts) => {
-  const projectDir = path.resolve(run.uri);
-  if (!fs.existsSync(projectDir) || !fs.statSync(projectDir).isDirectory()) {
-    return Promise.reject(new ProjectError(`project folder ${projectDir} does not exist on this worker`));
-  }
-  const command = entryPointCommand(projectDir, run.entryPoint, run.parameters);
-  opts.onLine(`$ ${command}`);
-  return new Promise((resolve, reject) => {
-    const child = spawn("bash", ["-c", GUARD], {
-      cwd: projectDir,
-      env: { ...process.env, ...run.env, ...opts.env, MLOOP_COMMAND: command },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    const splitter = () => {
-      let rest = "";
-      return {
-        push(chunk: Buffer) {
-          rest += chunk.toString("utf8");
-          const lines = rest.split("\n");
-          rest = lines.pop()!;
-          for (const l of lines) opts.onLine(l);
-        },
-        end() {
-          if (rest) opts.onLine(rest);
-          rest = "";
-        },
+function defaultCli(): string[] {
+  return [process.execPath, fileURLToPath(new URL("../../bin/mloop.js", import.meta.url))];
+}
+
+/** An executor running `cli` (the command that starts mloop, e.g. `[node, bin/mloop.js]`). */
+export function projectExecutor(cli: string[] = defaultCli()): Executor {
+  return (run, opts) =>
+    new Promise((resolve, reject) => {
+      const child = spawn("bash", ["-c", GUARD, "mloop-guard", ...cli, ...runArguments(run)], {
+        env: { ...process.env, ...run.env, ...opts.env },
+        stdio: ["pipe", "pipe", "pipe"],
+      });
+      const splitter = () => {
+        let rest = "";
+        return {
+          push(chunk: Buffer) {
+            rest += chunk.toString("utf8");
+            const lines = rest.split("\n");
+            rest = lines.pop()!;
+            for (const l of lines) opts.onLine(l);
+          },
+          end() {
+            if (rest) opts.onLine(rest);
+            rest = "";
+          },
+        };
       };
-    };
-    const out = splitter();
-    const err = splitter();
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.on("data", (c: Buffer) => err.push(c));
-    child.stdin.on("error", () => undefined);
-    const onAbort = () => child.stdin.end();
-    opts.signal?.addEventListener("abort", onAbort, { once: true });
-    child.once("error", reject);
-    child.once("close", (code, signal) => {
-      opts.signal?.removeEventListener("abort", onAbort);
-      out.end();
-      err.end();
-      resolve({ exitCode: code ?? (signal ? 128 : 1) });
+      const out = splitter();
+      const err = splitter();
+      child.stdout.on("data", (c: Buffer) => out.push(c));
+      child.stderr.on("data", (c: Buffer) => err.push(c));
+      child.stdin.on("error", () => undefined);
+      const onAbort = () => child.stdin.end();
+      if (opts.signal?.aborted) onAbort();
+      else opts.signal?.addEventListener("abort", onAbort, { once: true });
+      child.once("error", reject);
+      child.once("close", (code, signal) => {
+        opts.signal?.removeEventListener("abort", onAbort);
+        out.end();
+        err.end();
+        resolve({ exitCode: code ?? (signal ? 128 : 1) });
+      });
     });
-  });
-};
+}
+
+export const executeProject: Executor = projectExecutor();

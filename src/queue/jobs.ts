@@ -1,5 +1,6 @@
 import { Queue, QueueEvents } from "bullmq";
 import type { QueueConfig } from "../config.js";
+import type { EnvManager } from "../projects/index.js";
 
 /** What a queued project run carries: enough for any worker to run it and log to its MLflow run. */
 export interface QueuedRun {
@@ -7,10 +8,15 @@ export interface QueuedRun {
   runId: string;
   experimentId: string;
   trackingUri: string;
-  /** A local project folder (absolute) that workers can read, as `mlflow run` takes. */
+  /** The project, as `mloop run` takes it: a local folder (absolute, readable by workers), `folder#subdir`, or a git URL. */
   uri: string;
   entryPoint: string;
   parameters: Record<string, string>;
+  /** Git commit, branch or tag to run. */
+  version?: string;
+  /** As `mloop run --env-manager`; unset: decided from the project (virtualenv when it has python_env.yaml). */
+  envManager?: EnvManager;
+  runName?: string;
   /** Extra environment for the run's process. */
   env?: Record<string, string>;
   submittedAt: number;

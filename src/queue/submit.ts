@@ -3,20 +3,26 @@ import path from "node:path";
 import { Redis } from "ioredis";
 import type { QueueConfig } from "../config.js";
 import { MloopClient } from "../client/index.js";
+import { isGitUrl, prepareProject, stripCredentials, type EnvManager } from "../projects/index.js";
 import { openQueue, TAGS, type QueuedRun } from "./jobs.js";
 import { followLog, logStreamKey, type EndStatus } from "./logs.js";
 
 export interface SubmitRunOptions {
   config: QueueConfig;
   trackingUri: string;
-  /** Project folder; workers must see it at the same path (a shared volume or the same checkout). */
+  /** Project folder (workers must see it at the same path: a shared volume or the same checkout), `folder#subdir`, or a git URL. */
   uri: string;
   entryPoint?: string;
   parameters?: Record<string, string>;
+  /** Git commit, branch or tag to run. */
+  version?: string;
+  envManager?: EnvManager;
   experimentId?: string;
   experimentName?: string;
   runName?: string;
   env?: Record<string, string>;
+  /** Where warnings found while checking the project go (default: nowhere). */
+  log?: (line: string) => void;
 }
 
 export interface SubmittedRun {
@@ -25,19 +31,35 @@ export interface SubmittedRun {
   jobId: string;
 }
 
+/** A local folder becomes absolute (keeping `#subdir`); git URLs stay as given. */
+function normalizeUri(uri: string): string {
+  const hash = uri.indexOf("#");
+  const base = hash < 0 ? uri : uri.slice(0, hash);
+  if (isGitUrl(base)) return uri;
+  return `${path.resolve(base)}${hash < 0 ? "" : uri.slice(hash)}`;
+}
+
 /**
- * Creates the MLflow run (status SCHEDULED) and puts the project run on the
- * queue, keyed by the run id so submitting twice never runs twice.
+ * Checks the project as `mloop run` would (fetch at the version, entry point,
+ * typed parameters, environment manager) so a bad submission fails here with
+ * a ProjectError and creates no run; then creates the MLflow run (status
+ * SCHEDULED) and puts the project run on the queue, keyed by the run id so
+ * submitting twice never runs twice.
  */
 export async function submitRun(opts: SubmitRunOptions): Promise<SubmittedRun> {
+  const entryPoint = opts.entryPoint ?? "main";
+  const uri = normalizeUri(opts.uri);
+  const parameters = opts.parameters ?? {};
+  await prepareProject(
+    { uri, entryPoint, params: Object.entries(parameters), version: opts.version, envManager: opts.envManager },
+    opts.log ?? (() => undefined),
+  );
   const client = new MloopClient({ trackingUri: opts.trackingUri });
   let experimentId = opts.experimentId;
   if (!experimentId && opts.experimentName) {
     experimentId = (await client.getExperimentByName(opts.experimentName))?.experiment_id ?? (await client.createExperiment(opts.experimentName));
   }
   experimentId ??= "0";
-  const entryPoint = opts.entryPoint ?? "main";
-  const uri = /^[a-z][a-z0-9+.-]*:\/\//i.test(opts.uri) ? opts.uri : path.resolve(opts.uri);
   const run = await client.createRun({
     experimentId,
     runName: opts.runName,
@@ -46,7 +68,7 @@ export async function submitRun(opts: SubmitRunOptions): Promise<SubmittedRun> {
       [TAGS.backend]: "queue",
       [TAGS.queue]: opts.config.queueName,
       [TAGS.entryPoint]: entryPoint,
-      [TAGS.sourceName]: uri,
+      [TAGS.sourceName]: stripCredentials(uri),
       [TAGS.sourceType]: "PROJECT",
     },
   });
@@ -60,7 +82,10 @@ export async function submitRun(opts: SubmitRunOptions): Promise<SubmittedRun> {
       trackingUri: opts.trackingUri,
       uri,
       entryPoint,
-      parameters: opts.parameters ?? {},
+      parameters,
+      version: opts.version,
+      envManager: opts.envManager,
+      runName: opts.runName,
       env: opts.env,
       submittedAt: Date.now(),
     };

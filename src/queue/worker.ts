@@ -3,7 +3,7 @@ import { Job, Worker, type QueueEvents } from "bullmq";
 import { Redis } from "ioredis";
 import type { QueueConfig } from "../config.js";
 import { MloopClient } from "../client/index.js";
-import { executeProject, type Executor } from "./execute.js";
+import { projectExecutor, type Executor } from "./execute.js";
 import { connectionFor, openQueueEvents, TAGS, type QueuedRun } from "./jobs.js";
 import { LogWriter, logStreamKey, readLog } from "./logs.js";
 
@@ -11,8 +11,10 @@ export interface RunWorkerOptions {
   config: QueueConfig;
   /** Runs processed at once by this worker (default 1). */
   concurrency?: number;
-  /** How a run is executed (default: the MLproject entry point's command). */
+  /** How a run is executed (default: `mloop run … --run-id` through `cli`). */
   execute?: Executor;
+  /** The command starting mloop on this machine, e.g. `[process.execPath, "/path/bin/mloop.js"]` (default: this package's bin). */
+  cli?: string[];
   /** Where this worker's own messages go (default: stderr). */
   log?: (line: string) => void;
 }
@@ -38,7 +40,7 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
   const { config } = opts;
   const id = `${os.hostname()}:${process.pid}`;
   const say = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const execute = opts.execute ?? executeProject;
+  const execute = opts.execute ?? projectExecutor(opts.cli);
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
   const clients = new Map<string, MloopClient>();
   const clientFor = (uri: string) => {
@@ -50,8 +52,9 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
   const markFailed = async (data: QueuedRun, reason: string) => {
     const client = clientFor(data.trackingUri);
     const run = await client.getRun(data.runId).catch(() => undefined);
-    if (run && ["FINISHED", "FAILED", "KILLED"].includes(run.info.status)) return;
-    await client.setTags(data.runId, { [TAGS.failureReason]: reason.slice(0, 5000) });
+    // `mloop run` may already have ended an attempt FAILED or KILLED; the queue's verdict is final (a FINISHED run stays so).
+    if (run?.info.status === "FINISHED") return;
+    await client.setTags(data.runId, { [TAGS.failureReason]: reason.slice(0, 5000), [TAGS.backend]: "queue" });
     await client.updateRun(data.runId, { status: "FAILED", endTime: Date.now() });
     const logs = new LogWriter(redis, logStreamKey(config, data.runId));
     logs.line(`[mloop worker ${id}] run failed: ${reason}`);
@@ -74,8 +77,13 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
       logs.line(`[mloop worker ${id}] attempt ${attempt}: running ${data.uri} (entry point ${data.entryPoint})`);
       await client.setTags(data.runId, { [TAGS.worker]: id, [TAGS.attempt]: String(attempt) });
       await client.updateRun(data.runId, { status: "RUNNING" });
+      let problem: string | undefined;
       const { exitCode } = await execute(data, {
-        onLine: (l) => logs.line(l),
+        onLine: (l) => {
+          // `mloop run` reports a problem found before the command starts (a bad parameter, an unreachable git URL) as one `mloop: …` line.
+          if (l.startsWith("mloop: ")) problem = l.slice("mloop: ".length);
+          logs.line(l);
+        },
         env: {
           MLFLOW_RUN_ID: data.runId,
           MLFLOW_TRACKING_URI: data.trackingUri,
@@ -84,7 +92,9 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
         signal,
       });
       await logs.flush();
-      if (exitCode !== 0) throw new Error(`the run's command exited with code ${exitCode} on worker ${id}`);
+      // `mloop run` tags the run with its own (local) backend; the run was executed by the queue.
+      await client.setTag(data.runId, TAGS.backend, "queue").catch(() => undefined);
+      if (exitCode !== 0) throw new Error(problem ?? `the run's command exited with code ${exitCode} on worker ${id}`);
       await client.updateRun(data.runId, { status: "FINISHED", endTime: Date.now() });
       logs.line(`[mloop worker ${id}] run succeeded`);
       await logs.end("FINISHED");
