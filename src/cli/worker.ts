@@ -16,7 +16,7 @@ export function registerWorkerCommand(program: Command): void {
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`--concurrency must be a positive integer, got '${opts.concurrency}'`);
       const { startRunWorker } = await import("../queue/index.js");
       // Each run executes as `mloop run … --run-id` with this very program.
-      const cli = [process.execPath, ...process.execArgv, process.argv[1]!];
+      const cli = [process.execPath, ...process.execArgv.filter((a) => !a.startsWith("--inspect")), process.argv[1]!];
       const worker = await startRunWorker({ config, concurrency, cli });
       await new Promise<void>((resolve) => {
         const stop = () => {
