@@ -5,43 +5,28 @@
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../../test/helpers/app.js";
 import { deadUri, listenTestApp } from "../../test/helpers/cli.js";
+import { buildScratchCli } from "../../test/helpers/scratch-cli.js";
 
 const repo = path.resolve(import.meta.dirname, "../..");
-// Inside node_modules so the compiled files resolve the project's dependencies.
-const scratch = path.join(repo, "node_modules", ".cache", `mloop-bin-test-${process.pid}`);
+let built: ReturnType<typeof buildScratchCli> | undefined;
 let server: TestApp & { uri: string };
 
 beforeAll(async () => {
-  fs.mkdirSync(path.join(scratch, "bin"), { recursive: true });
-  fs.copyFileSync(path.join(repo, "bin", "mloop.js"), path.join(scratch, "bin", "mloop.js"));
-  fs.copyFileSync(path.join(repo, "package.json"), path.join(scratch, "package.json"));
-  // Type-checking is `tsc --noEmit`'s job; here each module is only transpiled, as the build would emit it.
-  const src = path.join(repo, "src");
-  for (const rel of fs.readdirSync(src, { recursive: true, encoding: "utf8" })) {
-    if (!rel.endsWith(".ts") || rel.endsWith(".test.ts") || rel.endsWith(".d.ts")) continue;
-    const out = ts.transpileModule(fs.readFileSync(path.join(src, rel), "utf8"), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023, verbatimModuleSyntax: true },
-      fileName: rel,
-    });
-    const target = path.join(scratch, "dist", rel.replace(/\.ts$/, ".js"));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, out.outputText);
-  }
+  built = buildScratchCli("bin-test");
   server = await listenTestApp();
 });
 
 afterAll(async () => {
   await server?.close();
-  fs.rmSync(scratch, { recursive: true, force: true });
+  built?.remove();
 });
 
 function mloop(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(scratch, "bin", "mloop.js"), ...args], { env: { ...process.env, MLFLOW_TRACKING_URI: server.uri }, timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [built!.bin, ...args], { env: { ...process.env, MLFLOW_TRACKING_URI: server.uri }, timeout: 30_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -11,11 +11,10 @@ import { buildApp } from "../api/app.js";
 import { loadServerConfig } from "../config.js";
 import type { TestApp } from "../../test/helpers/app.js";
 import { listenTestApp } from "../../test/helpers/cli.js";
-// @ts-expect-error plain JavaScript helper without types
-import { buildCli } from "./testdata/build-cli.mjs";
+import { buildScratchCli } from "../../test/helpers/scratch-cli.js";
 
 const repo = path.resolve(import.meta.dirname, "../..");
-const scratch = path.join(repo, "node_modules", ".cache", `mloop-run-test-${process.pid}`);
+let built: ReturnType<typeof buildScratchCli> | undefined;
 const venvBin = path.join(repo, ".venv", "bin");
 const hasMlflow = fs.existsSync(path.join(venvBin, "python"));
 let bin: string;
@@ -23,14 +22,15 @@ let server: TestApp & { uri: string };
 let tmp: string;
 
 beforeAll(async () => {
-  bin = (buildCli as (r: string, s: string) => string)(repo, scratch);
+  built = buildScratchCli("run-test");
+  bin = built.bin;
   server = await listenTestApp();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "mloop-run-"));
 });
 
 afterAll(async () => {
   await server?.close();
-  fs.rmSync(scratch, { recursive: true, force: true });
+  built?.remove();
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -6,29 +6,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import ts from "typescript";
+import { buildScratchCli } from "../helpers/scratch-cli.js";
 
 const repo = path.resolve(import.meta.dirname, "../..");
 
-/** Transpiles src/ beside a copy of bin/mloop.js; returns the binary's path and a cleanup. */
+/** The binary over this tree, transpiled into a scratch folder. */
 export function transpiledBinary(): { bin: string; remove(): void } {
-  // Inside node_modules so the compiled files resolve the project's dependencies.
-  const scratch = path.join(repo, "node_modules", ".cache", `mloop-reliability-${process.pid}-${Date.now()}`);
-  fs.mkdirSync(path.join(scratch, "bin"), { recursive: true });
-  fs.copyFileSync(path.join(repo, "bin", "mloop.js"), path.join(scratch, "bin", "mloop.js"));
-  fs.copyFileSync(path.join(repo, "package.json"), path.join(scratch, "package.json"));
-  const src = path.join(repo, "src");
-  for (const rel of fs.readdirSync(src, { recursive: true, encoding: "utf8" })) {
-    if (!rel.endsWith(".ts") || rel.endsWith(".test.ts") || rel.endsWith(".d.ts")) continue;
-    const out = ts.transpileModule(fs.readFileSync(path.join(src, rel), "utf8"), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023, verbatimModuleSyntax: true },
-      fileName: rel,
-    });
-    const target = path.join(scratch, "dist", rel.replace(/\.ts$/, ".js"));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, out.outputText);
-  }
-  return { bin: path.join(scratch, "bin", "mloop.js"), remove: () => fs.rmSync(scratch, { recursive: true, force: true }) };
+  return buildScratchCli("reliability");
 }
 
 export function freePort(): Promise<number> {

@@ -7,29 +7,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import ts from "typescript";
+import { buildScratchCli } from "../helpers/scratch-cli.js";
 
 export const REPO = path.resolve(import.meta.dirname, "../..");
 
-/** Transpiles src/ into `<scratch>/dist` next to a copy of bin/mloop.js; returns the path of that bin. */
+/** The `mloop` binary over this tree, transpiled into a scratch folder. */
 export function buildScratchBinary(tag: string): { bin: string; cleanup: () => void } {
-  // Inside node_modules so the compiled files resolve the project's dependencies.
-  const scratch = path.join(REPO, "node_modules", ".cache", `mloop-${tag}-${process.pid}`);
-  fs.mkdirSync(path.join(scratch, "bin"), { recursive: true });
-  fs.copyFileSync(path.join(REPO, "bin", "mloop.js"), path.join(scratch, "bin", "mloop.js"));
-  fs.copyFileSync(path.join(REPO, "package.json"), path.join(scratch, "package.json"));
-  const src = path.join(REPO, "src");
-  for (const rel of fs.readdirSync(src, { recursive: true, encoding: "utf8" })) {
-    if (!rel.endsWith(".ts") || rel.endsWith(".test.ts") || rel.endsWith(".d.ts")) continue;
-    const out = ts.transpileModule(fs.readFileSync(path.join(src, rel), "utf8"), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023, verbatimModuleSyntax: true },
-      fileName: rel,
-    });
-    const target = path.join(scratch, "dist", rel.replace(/\.ts$/, ".js"));
-    fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.writeFileSync(target, out.outputText);
-  }
-  return { bin: path.join(scratch, "bin", "mloop.js"), cleanup: () => fs.rmSync(scratch, { recursive: true, force: true }) };
+  const built = buildScratchCli(tag);
+  return { bin: built.bin, cleanup: built.remove };
 }
 
 export interface ServerProcess {
