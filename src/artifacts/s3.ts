@@ -1,22 +1,20 @@
 import https from "node:https";
 import type { Readable } from "node:stream";
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  S3Client,
-  UploadPartCommand,
-} from "@aws-sdk/client-s3";
+import { createRequire } from "node:module";
+import type * as S3Sdk from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { MlflowError, invalidParameter, notFound, temporarilyUnavailable } from "../api/errors.js";
 import type { S3Settings } from "../config.js";
 import { joinArtifactPath, safeArtifactPath } from "./paths.js";
 import { MAX_PART_NUMBER, type ArtifactFileInfo, type ArtifactRepository, type ByteRange, type UploadedPart, type WriteOptions } from "./repository.js";
+
+const requireCjs = createRequire(import.meta.url);
+let sdk: typeof S3Sdk | undefined;
+/** The AWS SDK is loaded on first use, so servers without S3 start without it (it costs ~0.3 s). */
+function s3sdk(): typeof S3Sdk {
+  sdk ??= requireCjs("@aws-sdk/client-s3") as typeof S3Sdk;
+  return sdk;
+}
 
 const MB = 1024 * 1024;
 /** Smallest part we send (S3's minimum is 5 MB); parts grow up to {@link MAX_STREAM_PART} for long streams. */
@@ -67,7 +65,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
     this.uri = uri;
     this.bucket = bucket;
     this.prefix = prefix;
-    this.client = new S3Client({
+    this.client = new (s3sdk().S3Client)({
       region: settings.region,
       endpoint: settings.endpointUrl,
       forcePathStyle: settings.endpointUrl !== undefined,
@@ -142,7 +140,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
     let token: string | undefined;
     do {
       const page = await this.send(rel, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: "/", ContinuationToken: token })),
+        this.client.send(new (s3sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: prefix, Delimiter: "/", ContinuationToken: token })),
       );
       for (const p of page.CommonPrefixes ?? []) {
         const name = (p.Prefix ?? "").slice(prefix.length).replace(/\/$/, "");
@@ -161,7 +159,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
   private async isDir(rel: string): Promise<boolean> {
     if (rel === "") return true;
     const page = await this.send(rel, () =>
-      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.dirPrefix(rel), MaxKeys: 1 })),
+      this.client.send(new (s3sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: this.dirPrefix(rel), MaxKeys: 1 })),
     );
     return (page.KeyCount ?? page.Contents?.length ?? 0) > 0;
   }
@@ -170,7 +168,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
     const rel = safeArtifactPath(userPath);
     if (rel !== "") {
       try {
-        const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(rel) }));
+        const head = await this.client.send(new (s3sdk().HeadObjectCommand)({ Bucket: this.bucket, Key: this.key(rel) }));
         return { path: rel, isDir: false, fileSize: head.ContentLength ?? 0 };
       } catch (err) {
         const mapped = this.fail(err, rel);
@@ -185,7 +183,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
     if (rel === "") throw invalidParameter("Artifact path refers to a directory, not a file: ''");
     try {
       const res = await this.client.send(
-        new GetObjectCommand({ Bucket: this.bucket, Key: this.key(rel), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
+        new (s3sdk().GetObjectCommand)({ Bucket: this.bucket, Key: this.key(rel), Range: range ? `bytes=${range.start}-${range.end}` : undefined }),
       );
       return res.Body as Readable;
     } catch (err) {
@@ -210,7 +208,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
 
     const startPart = async (data: Buffer): Promise<void> => {
       if (uploadId === undefined) {
-        const created = await this.send(rel, () => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key })));
+        const created = await this.send(rel, () => this.client.send(new (s3sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: key })));
         uploadId = created.UploadId;
       }
       if (inFlight) await inFlight; // at most one part uploading while the next one fills
@@ -219,7 +217,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
       const id = uploadId;
       parts.push({ partNumber, etag: "" });
       inFlight = this.send(rel, () =>
-        this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: id, PartNumber: partNumber, Body: data, ContentLength: data.length })),
+        this.client.send(new (s3sdk().UploadPartCommand)({ Bucket: this.bucket, Key: key, UploadId: id, PartNumber: partNumber, Body: data, ContentLength: data.length })),
       ).then((res) => {
         parts[partNumber - 1] = { partNumber, etag: res.ETag ?? "" };
       });
@@ -244,7 +242,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
       const rest = Buffer.concat(chunks, buffered);
       chunks = [];
       if (uploadId === undefined) {
-        await this.send(rel, () => this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: rest, ContentLength: rest.length })));
+        await this.send(rel, () => this.client.send(new (s3sdk().PutObjectCommand)({ Bucket: this.bucket, Key: key, Body: rest, ContentLength: rest.length })));
         return { size };
       }
       if (rest.length > 0) await startPart(rest);
@@ -252,7 +250,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
       const done = uploadId;
       await this.send(rel, () =>
         this.client.send(
-          new CompleteMultipartUploadCommand({
+          new (s3sdk().CompleteMultipartUploadCommand)({
             Bucket: this.bucket,
             Key: key,
             UploadId: done,
@@ -265,7 +263,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
       if (inFlight) await inFlight.catch(() => undefined);
       if (uploadId !== undefined) {
         const id = uploadId;
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: id })).catch(() => undefined);
+        await this.client.send(new (s3sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: key, UploadId: id })).catch(() => undefined);
       }
       throw this.fail(err, rel);
     }
@@ -274,18 +272,18 @@ export class S3ArtifactRepository implements ArtifactRepository {
   async delete(userPath: string): Promise<void> {
     const rel = safeArtifactPath(userPath);
     if (rel !== "") {
-      await this.send(rel, () => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.key(rel) })));
+      await this.send(rel, () => this.client.send(new (s3sdk().DeleteObjectCommand)({ Bucket: this.bucket, Key: this.key(rel) })));
     }
     const prefix = this.dirPrefix(rel);
     let token: string | undefined;
     do {
       const page = await this.send(rel, () =>
-        this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })),
+        this.client.send(new (s3sdk().ListObjectsV2Command)({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token })),
       );
       const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! })).filter((o) => o.Key !== undefined);
       if (keys.length > 0) {
         const res = await this.send(rel, () =>
-          this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } })),
+          this.client.send(new (s3sdk().DeleteObjectsCommand)({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } })),
         );
         if (res.Errors && res.Errors.length > 0) {
           throw new MlflowError("INTERNAL_ERROR", `Could not delete ${res.Errors.length} object(s) under '${rel}': ${res.Errors[0]?.Code ?? "error"}`);
@@ -298,7 +296,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
   async createMultipartUpload(userPath: string): Promise<{ uploadId: string }> {
     const rel = safeArtifactPath(userPath);
     if (rel === "") throw invalidParameter("An artifact path naming a file is required");
-    const res = await this.send(rel, () => this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(rel) })));
+    const res = await this.send(rel, () => this.client.send(new (s3sdk().CreateMultipartUploadCommand)({ Bucket: this.bucket, Key: this.key(rel) })));
     if (!res.UploadId) throw new MlflowError("INTERNAL_ERROR", "Artifact storage returned no upload id");
     return { uploadId: res.UploadId };
   }
@@ -326,7 +324,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
     }
     const res = await this.send(rel, () =>
       this.client.send(
-        new UploadPartCommand({ Bucket: this.bucket, Key: this.key(rel), UploadId: uploadId, PartNumber: partNumber, Body: data, ContentLength: length }),
+        new (s3sdk().UploadPartCommand)({ Bucket: this.bucket, Key: this.key(rel), UploadId: uploadId, PartNumber: partNumber, Body: data, ContentLength: length }),
       ),
     );
     return { partNumber, etag: (res.ETag ?? "").replace(/"/g, "") };
@@ -338,7 +336,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     await this.send(rel, () =>
       this.client.send(
-        new CompleteMultipartUploadCommand({
+        new (s3sdk().CompleteMultipartUploadCommand)({
           Bucket: this.bucket,
           Key: this.key(rel),
           UploadId: uploadId,
@@ -350,7 +348,7 @@ export class S3ArtifactRepository implements ArtifactRepository {
 
   async abortMultipartUpload(userPath: string, uploadId: string): Promise<void> {
     const rel = safeArtifactPath(userPath);
-    await this.send(rel, () => this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.key(rel), UploadId: uploadId })));
+    await this.send(rel, () => this.client.send(new (s3sdk().AbortMultipartUploadCommand)({ Bucket: this.bucket, Key: this.key(rel), UploadId: uploadId })));
   }
 
   /** Releases the client's sockets. */
