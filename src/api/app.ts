@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ServerConfig } from "../config.js";
 import { openDatabase } from "../store/factory.js";
 import type { SqlDriver } from "../store/driver.js";
@@ -16,6 +16,11 @@ export interface AppOptions {
   logger?: boolean;
 }
 
+const NO_SCHEMA_COMPILERS = {
+  buildValidator: () => () => () => true,
+  buildSerializer: () => () => (data: unknown) => JSON.stringify(data),
+} as unknown as NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>;
+
 const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)/i;
 
 /**
@@ -29,6 +34,9 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     bodyLimit: 64 * 1024 * 1024,
     routerOptions: { maxParamLength: 2000 },
     forceCloseConnections: true,
+    // Requests are validated by hand with MLflow's messages (src/api/params.ts), and no route
+    // declares a JSON schema; skipping Ajv's compilers saves ~0.1 s of start-up.
+    schemaController: { compilersFactory: NO_SCHEMA_COMPILERS },
   });
   app.decorate("config", config);
   app.decorate("db", db);
