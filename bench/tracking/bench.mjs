@@ -21,28 +21,16 @@
  * schema (the same rows in the same tables: runs, params, latest_metrics, metrics, tags), which
  * is what logging those values through either API leaves behind; ingest goes through the APIs.
  */
-import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { ROOT, call, log, median, positiveIntEnv as env, requireBuildAndMlflow, running, startServer, freePort } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
 const Database = require("better-sqlite3");
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const env = (name, dflt) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`bench: ${name} must be a positive integer, got '${raw}'`);
-    process.exit(2);
-  }
-  return n;
-};
 const CLIENTS = env("BENCH_CLIENTS", 8);
 const INGEST_REQUESTS = env("BENCH_INGEST_REQUESTS", 10);
 const RUNS = env("BENCH_RUNS", 100_000);
@@ -54,31 +42,11 @@ const STARTS = env("BENCH_STARTS", 3);
 const MLFLOW_WORKERS = env("BENCH_MLFLOW_WORKERS", 1);
 const MLFLOW = process.env.BENCH_MLFLOW || path.join(ROOT, ".venv", "bin", "mlflow");
 
-if (!fs.existsSync(path.join(ROOT, "dist", "cli", "index.js"))) {
-  console.error("bench: dist/ is missing: run `npm run build` first");
-  process.exit(2);
-}
-if (!fs.existsSync(MLFLOW)) {
-  console.error(`bench: no mlflow at ${MLFLOW}: run scripts/setup-python.sh (or set BENCH_MLFLOW)`);
-  process.exit(2);
-}
+requireBuildAndMlflow(MLFLOW);
 
 const keep = Boolean(process.env.BENCH_DIR);
 const WORK = process.env.BENCH_DIR ? path.resolve(process.env.BENCH_DIR) : fs.mkdtempSync(path.join(os.tmpdir(), "mloop-bench-"));
 fs.mkdirSync(WORK, { recursive: true });
-
-const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The two servers: how to start each one on its own folder. */
 const SERVERS = {
@@ -102,90 +70,16 @@ const SERVERS = {
   },
 };
 
-/** Servers still running, stopped on the way out even when a measurement fails. */
-const running = new Set();
-
-/** Starts a server; resolves once /health answers 200, with the time that took. */
+/** Starts a server on its own folder; resolves once /health answers 200, with the time that took. */
 async function start(name) {
   const s = SERVERS[name];
   fs.mkdirSync(s.dir, { recursive: true });
   const port = await freePort();
   const [cmd, args] = s.command(port, s);
-  const t0 = performance.now();
-  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLOOP_") && !k.startsWith("MLFLOW_")));
-  const child = spawn(cmd, args, { cwd: s.dir, env: childEnv, stdio: ["ignore", "ignore", "pipe"], detached: true });
-  let err = "";
-  child.stderr.on("data", (d) => (err = (err + d.toString()).slice(-4000)));
-  const exited = new Promise((r) => child.once("exit", r));
-  const kill = () => {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // gone
-    }
-  };
-  running.add(kill);
-  child.once("exit", () => running.delete(kill));
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} server exited with ${child.exitCode}:\n${err}`);
-    try {
-      const res = await fetch(`${url}/health`);
-      if (res.status === 200) break;
-    } catch {
-      // not up yet
-    }
-    if (performance.now() - t0 > 600_000) throw new Error(`${name} server not healthy after 600 s:\n${err}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  const startup = performance.now() - t0;
-  return {
-    name,
-    url,
-    startup,
-    async stop() {
-      // The whole process group: mlflow runs its workers as children.
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // gone already
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return startServer(name, cmd, args, { cwd: s.dir, port });
 }
 
-async function call(base, method, route, body) {
-  let url = `${base}${route}`;
-  const init = { method, headers: {} };
-  if (method === "GET" && body) {
-    const qs = new URLSearchParams();
-    for (const [k, v] of Object.entries(body)) for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
-    url += `?${qs}`;
-  } else if (body !== undefined) {
-    init.body = JSON.stringify(body);
-    init.headers["content-type"] = "application/json";
-  }
-  const res = await fetch(url, init);
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${method} ${route} -> ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
 const API = "/api/2.0/mlflow/";
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 // --- (a) ingest ---------------------------------------------------------------------------------
 

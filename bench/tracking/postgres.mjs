@@ -19,27 +19,16 @@
  *
  * Prints one table (markdown) on stdout; progress goes to stderr.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { ROOT, call as callJson, freePort, log, median, positiveIntEnv as num, requireBuildAndMlflow, startServer } from "./common.mjs";
 
 const require = createRequire(import.meta.url);
 const pg = require("pg");
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-const num = (name, dflt) => {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`bench: ${name} must be a positive integer, got '${raw}'`);
-    process.exit(2);
-  }
-  return n;
-};
 const CLIENTS = num("BENCH_CLIENTS", 8);
 const INGEST_REQUESTS = num("BENCH_INGEST_REQUESTS", 10);
 const RUNS = num("BENCH_PG_RUNS", 2000);
@@ -48,28 +37,9 @@ const STARTS = num("BENCH_STARTS", 3);
 const MLFLOW_WORKERS = num("BENCH_MLFLOW_WORKERS", 1);
 const MLFLOW = process.env.BENCH_MLFLOW || path.join(ROOT, ".venv", "bin", "mlflow");
 
-if (!fs.existsSync(path.join(ROOT, "dist", "cli", "index.js"))) {
-  console.error("bench: dist/ is missing: run `npm run build` first");
-  process.exit(2);
-}
-if (!fs.existsSync(MLFLOW)) {
-  console.error(`bench: no mlflow at ${MLFLOW}: run scripts/setup-python.sh (or set BENCH_MLFLOW)`);
-  process.exit(2);
-}
+requireBuildAndMlflow(MLFLOW);
 
-const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 const WORK = fs.mkdtempSync(path.join(os.tmpdir(), "mloop-bench-pg-"));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let clusterUri;
 let baseUrl = process.env.BENCH_POSTGRES_URL;
@@ -112,62 +82,12 @@ const SERVERS = {
 async function start(name) {
   const port = await freePort();
   const [cmd, args] = SERVERS[name](port);
-  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLOOP_") && !k.startsWith("MLFLOW_")));
-  const t0 = performance.now();
-  const child = spawn(cmd, args, { cwd: WORK, env: childEnv, stdio: ["ignore", "ignore", "pipe"], detached: true });
-  let err = "";
-  child.stderr.on("data", (d) => (err = (err + d.toString()).slice(-4000)));
-  const exited = new Promise((r) => child.once("exit", r));
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} server exited with ${child.exitCode}:\n${err}`);
-    try {
-      if ((await fetch(`${url}/health`)).status === 200) break;
-    } catch {
-      // not up yet
-    }
-    if (performance.now() - t0 > 600_000) throw new Error(`${name} server not healthy after 600 s:\n${err}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  const startup = performance.now() - t0;
-  return {
-    url,
-    startup,
-    async stop() {
-      try {
-        process.kill(-child.pid, "SIGTERM");
-      } catch {
-        // gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-      }, 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return startServer(name, cmd, args, { cwd: WORK, port });
 }
 
-async function call(base, route, body) {
-  const res = await fetch(`${base}/api/2.0/mlflow/${route}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${route} -> ${res.status}: ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
+/** POST to an MLflow endpoint. */
+const call = (base, route, body) => callJson(base, "POST", `/api/2.0/mlflow/${route}`, body);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 async function ingest(base) {
   const exp = await call(base, "experiments/create", { name: `ingest-${Date.now()}` });
