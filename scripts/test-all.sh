@@ -78,6 +78,9 @@ run scripts/setup-python.sh
 step "typecheck (tsc --noEmit)"
 run npm run --silent typecheck
 
+step "layers (dependency-cruiser, .dependency-cruiser.cjs)"
+run npm run --silent depcruise
+
 step "vitest (unit, HTTP, reliability)"
 # The browser tests run in their own step below.
 run npx vitest run --exclude 'test/e2e/**'

@@ -1,11 +1,11 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ServerConfig } from "../config.js";
-import { openDatabase } from "../store/factory.js";
-import type { SqlDriver } from "../store/driver.js";
-import { createTrackingServices, registerTrackingRoutes } from "../tracking/index.js";
-import { registerArtifactRoutes } from "../artifacts/index.js";
-import { registerRegistry } from "../registry/index.js";
-import { MlflowError } from "./errors.js";
+import { openDatabase, type SqlDriver } from "../store/index.js";
+import { registerArtifacts } from "./artifacts.js";
+import type { DomainDeps } from "./deps.js";
+import { registerRegistry } from "./registry.js";
+import { registerTracking } from "./tracking.js";
+import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
 import { VERSION } from "../version.js";
 import { registerWebUi } from "./web.js";
@@ -93,17 +93,12 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   app.get("/api/3.0/mlflow/server-info", serverInfo);
   app.get("/ajax-api/3.0/mlflow/server-info", serverInfo);
 
-  const tracking = await createTrackingServices(db, config.defaultArtifactRoot);
-  registerTrackingRoutes(app, tracking);
-  registerRegistry(app, db, config);
-  await registerArtifactRoutes(app, config, {
-    sources: {
-      runArtifactUri: async (runId) => (await tracking.runs.locate(runId)).artifactUri,
-      modelVersionSource: (name, version) => app.registry.models.getDownloadUri(name, version),
-      loggedModelArtifactUri: async (modelId) => (await app.registry.loggedModels.get(modelId)).info.artifact_uri,
-    },
-  });
-  registerWebUi(app, config);
+  // One call per domain, in dependency order; each returns the services later ones use.
+  const deps: DomainDeps = { config, db };
+  const tracking = await registerTracking(app, deps);
+  const registry = registerRegistry(app, deps);
+  await registerArtifacts(app, deps, { tracking, registry });
+  registerWebUi(app, deps);
 
   return app;
 }

@@ -1,2 +1,3 @@
+/** The HTTP layer's door: the app builder the CLI starts, and the in-process server `mloop run` records into. */
 export { buildApp, type AppOptions } from "./app.js";
-export { MlflowError, ERROR_STATUS, type ErrorCode } from "./errors.js";
+export { startEmbeddedServer } from "./embedded.js";

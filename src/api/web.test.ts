@@ -22,7 +22,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, "secret.txt"), "secret");
   const config = loadServerConfig({ backendStoreUri: `sqlite:///${path.join(dir, "db.sqlite")}`, artifactsDestination: path.join(dir, "a"), ui: false }, {}, dir);
   app = await buildApp(config, { logger: false });
-  registerWebUi(app, { ...config, ui: true }, { root });
+  registerWebUi(app, { config: { ...config, ui: true } }, { root });
   await app.ready();
 });
 
@@ -95,7 +95,7 @@ describe("web UI serving", () => {
   it("does not register when the UI is off", async () => {
     const config = loadServerConfig({ backendStoreUri: "sqlite:///:memory:", artifactsDestination: path.join(dir, "b"), ui: false }, {}, dir);
     const other = await buildApp(config, { logger: false });
-    registerWebUi(other, config, { root });
+    registerWebUi(other, { config }, { root });
     const res = await other.inject({ method: "GET", url: "/" });
     expect(res.statusCode).toBe(404);
     await other.close();

@@ -8,7 +8,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { fileURLToPath } from "node:url";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ServerConfig } from "../config.js";
+import type { DomainDeps } from "./deps.js";
 import { isApiPath } from "./routing.js";
 
 /** `web/dist` of this package: two folders above both `src/api/web.ts` and `dist/api/web.js`. */
@@ -44,7 +44,7 @@ export function webUiAvailable(root: string = DEFAULT_WEB_ROOT): boolean {
  * Registers the UI routes when `config.ui` is on and the UI is built.
  * Unknown API paths keep MLflow's JSON 404 through the app's not-found handler.
  */
-export function registerWebUi(app: FastifyInstance, config: ServerConfig, opts: WebUiOptions = {}): void {
+export function registerWebUi(app: FastifyInstance, { config }: Pick<DomainDeps, "config">, opts: WebUiOptions = {}): void {
   const root = path.resolve(opts.root ?? DEFAULT_WEB_ROOT);
   if (!config.ui || !webUiAvailable(root)) return;
 

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { invalidParameter } from "../api/errors.js";
+import { invalidParameter } from "../errors.js";
 import { loadS3Settings, type S3Settings } from "../config.js";
 import { LocalArtifactRepository } from "./local.js";
 import type { ArtifactRepository } from "./repository.js";

@@ -5,13 +5,3 @@ export { artifactRepositoryFromUri, type RepositoryOptions } from "./factory.js"
 export { LocalArtifactRepository } from "./local.js";
 export { S3ArtifactRepository, parseS3Uri } from "./s3.js";
 export { guessContentType } from "./mime.js";
-export {
-  registerArtifactRoutes,
-  provideArtifactSources,
-  resolveArtifactLocation,
-  parseRange,
-  ARTIFACT_PREFIXES,
-  type ArtifactSources,
-  type ArtifactRouteOptions,
-  type ArtifactLocation,
-} from "./routes.js";

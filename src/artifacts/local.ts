@@ -5,7 +5,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Transform, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { invalidParameter, notFound } from "../api/errors.js";
+import { invalidParameter, notFound } from "../errors.js";
 import { STAGING_DIR, joinArtifactPath, resolveUnderRoot, safeArtifactPath } from "./paths.js";
 import { MAX_PART_NUMBER, type ArtifactFileInfo, type ArtifactRepository, type ByteRange, type UploadedPart, type WriteOptions } from "./repository.js";
 

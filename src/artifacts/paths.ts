@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { invalidParameter } from "../api/errors.js";
+import { invalidParameter } from "../errors.js";
 
 /**
  * Name of the folder inside a local artifact root where uploads are staged

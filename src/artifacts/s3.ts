@@ -3,7 +3,7 @@ import type { Readable } from "node:stream";
 import { createRequire } from "node:module";
 import type * as S3Sdk from "@aws-sdk/client-s3";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { MlflowError, invalidParameter, notFound, temporarilyUnavailable } from "../api/errors.js";
+import { MlflowError, invalidParameter, notFound, temporarilyUnavailable } from "../errors.js";
 import type { S3Settings } from "../config.js";
 import { joinArtifactPath, safeArtifactPath } from "./paths.js";
 import { MAX_PART_NUMBER, type ArtifactFileInfo, type ArtifactRepository, type ByteRange, type UploadedPart, type WriteOptions } from "./repository.js";

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import type { Command } from "commander";
-import { CliError } from "./index.js";
+import { CliError } from "./errors.js";
 import { clientFor, oneLineErrors, formatBytes, out, paint, printJson, printTable, transferProgress, withCommonOptions, withExamples, type CommonOptions } from "./output.js";
 
 interface ArtifactOptions extends CommonOptions {

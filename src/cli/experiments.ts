@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { Experiment, MloopClient, ViewType } from "../client/index.js";
-import { CliError } from "./index.js";
+import { CliError } from "./errors.js";
 import {
   clientFor,
   oneLineErrors,

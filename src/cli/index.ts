@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config.js";
-import { MlflowError } from "../api/errors.js";
+import { MlflowError } from "../errors.js";
 import { VERSION } from "../version.js";
 import { registerServerCommand } from "./server.js";
 import { registerWorkerCommand } from "./worker.js";
@@ -9,15 +9,10 @@ import { registerRunsCommand } from "./runs.js";
 import { registerArtifactsCommand } from "./artifacts.js";
 import { registerModelsCommand } from "./models.js";
 import { registerRunCommand } from "./run.js";
-import { ApiError } from "../client/http.js";
+import { ApiError } from "../client/index.js";
+import { CliError } from "./errors.js";
 
-/** Error a command raises to print one line and exit non-zero. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-    this.name = "CliError";
-  }
-}
+export { CliError };
 
 export function buildProgram(): Command {
   const program = new Command();

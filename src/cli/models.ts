@@ -1,8 +1,8 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { resolveTrackingUri } from "../config.js";
-import { RegistryClient, type ModelVersion, type RegisteredModel, type Stage } from "../client/registry.js";
-import { CliError } from "./index.js";
+import { RegistryClient, type ModelVersion, type RegisteredModel, type Stage } from "../client/index.js";
+import { CliError } from "./errors.js";
 import { collect, formatTime, out, paint, positiveInt, printJson, printPairs, printTable, transferProgress, withCommonOptions, withExamples, type CommonOptions } from "./output.js";
 
 const STAGES: Stage[] = ["None", "Staging", "Production", "Archived"];

@@ -7,7 +7,7 @@ import type cliProgressTypes from "cli-progress";
 import { Option, type Command } from "commander";
 import { resolveTrackingUri } from "../config.js";
 import { MloopClient, type TransferProgress } from "../client/index.js";
-import { CliError } from "./index.js";
+import { CliError } from "./errors.js";
 
 export interface CommonOptions {
   trackingUri?: string;

@@ -1,7 +1,7 @@
 import { Option, type Command } from "commander";
 import { processEnv, resolveTrackingUri } from "../config.js";
 import { parseParamList, ProjectError, runProject, type EnvManager } from "../projects/index.js";
-import { CliError } from "./index.js";
+import { CliError } from "./errors.js";
 import { collect, withExamples } from "./output.js";
 import { runOnQueue } from "./worker.js";
 
@@ -72,6 +72,7 @@ export function registerRunCommand(program: Command): void {
         backend: opts.backend,
         trackingUri: resolveTrackingUri(opts.trackingUri),
         forwardSignals: true,
+        embeddedServer: async (o) => (await import("../api/index.js")).startEmbeddedServer(o),
       });
       process.exitCode = result.exitCode;
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { Run, ViewType } from "../client/index.js";
 import { resolveExperimentId } from "./experiments.js";
-import { CliError } from "./index.js";
+import { CliError } from "./errors.js";
 import {
   clientFor,
   oneLineErrors,

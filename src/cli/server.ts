@@ -30,7 +30,7 @@ export function registerServerCommand(program: Command): void {
         logLevel: opts.logLevel as string | undefined,
       });
       // Loaded on demand so other commands start without Fastify and the stores.
-      const { buildApp } = await import("../api/app.js");
+      const { buildApp } = await import("../api/index.js");
       const app = await buildApp(config);
       const address = await app.listen({ host: config.host, port: config.port });
       process.stderr.write(`mloop server listening at ${address} (store ${redact(config.backendStoreUri)}, artifacts ${config.artifactsDestination})\n`);

@@ -3,7 +3,7 @@
  * execution (`mloop run`). Other folders use only what is exported here.
  */
 export { runProject, prepareProject, OUTPUT_ARTIFACT, DIFF_ARTIFACT } from "./run.js";
-export type { RunProjectOptions, RunProjectResult, EnvManager, PreparedProject } from "./run.js";
+export type { RunProjectOptions, RunProjectResult, EnvManager, PreparedProject, EmbeddedServerStarter } from "./run.js";
 export {
   ProjectError,
   loadProject,

@@ -11,8 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { FastifyInstance } from "fastify";
-import { loadServerConfig, processEnv } from "../config.js";
+import { processEnv } from "../config.js";
 import { MloopClient } from "../client/index.js";
 import type { RunStatus } from "../client/index.js";
 import { ensureVirtualenv } from "./env.js";
@@ -46,6 +45,8 @@ export interface RunProjectOptions {
   cacheDir?: string;
   /** Folder of the embedded default store; default the current directory. */
   cwd?: string;
+  /** Starts the in-process server used when the tracking URI is a store rather than a URL (the CLI passes the one in `api/`). */
+  embeddedServer?: EmbeddedServerStarter;
   /** Environment the child starts from; default this process's. */
   env?: Record<string, string | undefined>;
   /** Where the child's output and mloop's own lines go; default this process's streams. */
@@ -143,6 +144,13 @@ export async function prepareProject(opts: RunProjectOptions, log: (line: string
   return { fetched, project, entryPoint, resolved, envManager };
 }
 
+/** Starts a tracking server on a store (`backendStoreUri`, or the default store in `cwd`) and answers its URL. */
+export type EmbeddedServerStarter = (opts: {
+  backendStoreUri?: string;
+  cwd: string;
+  env: Record<string, string | undefined>;
+}) => Promise<{ uri: string; close(): Promise<void> }>;
+
 interface Tracking {
   client: MloopClient;
   uri: string;
@@ -159,11 +167,9 @@ async function openTracking(opts: RunProjectOptions): Promise<Tracking> {
   let backendStoreUri: string | undefined;
   if (uri && /^(sqlite|postgres(ql)?)(\+[a-z0-9]+)?:\/\//i.test(uri)) backendStoreUri = uri;
   else if (uri) throw new ProjectError(`unsupported tracking URI '${uri}': use http(s)://host:port, sqlite:///path.db or postgresql://…`);
-  const { buildApp } = await import("../api/app.js");
-  const config = { ...loadServerConfig({ backendStoreUri, host: "127.0.0.1", port: 0, ui: false }, opts.env ?? processEnv(), cwd), host: "127.0.0.1", port: 0, ui: false };
-  const app: FastifyInstance = await buildApp(config, { logger: false });
-  const address = await app.listen({ host: "127.0.0.1", port: 0 });
-  return { client: new MloopClient({ trackingUri: address, maxRetries: 5 }), uri: address, close: () => app.close() };
+  if (!opts.embeddedServer) throw new ProjectError("no tracking server: set MLFLOW_TRACKING_URI to http(s)://host:port");
+  const server = await opts.embeddedServer({ backendStoreUri, cwd, env: opts.env ?? processEnv() });
+  return { client: new MloopClient({ trackingUri: server.uri, maxRetries: 5 }), uri: server.uri, close: () => server.close() };
 }
 
 async function resolveExperimentId(client: MloopClient, opts: RunProjectOptions, env: Record<string, string | undefined>): Promise<string> {

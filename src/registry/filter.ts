@@ -1,4 +1,4 @@
-import { invalidParameter } from "../api/errors.js";
+import { invalidParameter } from "../errors.js";
 
 /**
  * The registry's search language, as MLflow defines it for registered models,

@@ -1,19 +1,25 @@
-import type { FastifyInstance } from "fastify";
 import type { ServerConfig } from "../config.js";
-import type { SqlDriver } from "../store/driver.js";
-import { API_PREFIXES } from "../api/routing.js";
+import type { SqlDriver } from "../store/index.js";
 import { LoggedModelService } from "./logged-models.js";
 import { ModelRegistryService } from "./models.js";
-import { registerRegistryRoutes, type RegistryServices } from "./routes.js";
 import { RegistryStore } from "./store.js";
 import { WebhookService, type DispatcherOptions } from "./webhooks.js";
 
 export { RegistryStore } from "./store.js";
 export { resolveVersionSource, checkSourceSyntax, isWithinRoot } from "./source.js";
-export { signPayload, WEBHOOK_EVENTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_ID_HEADER } from "./webhooks.js";
+export { signPayload, WEBHOOK_EVENTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_ID_HEADER, type DispatcherOptions } from "./webhooks.js";
 export { isPrivateAddress } from "./ssrf.js";
+export { LoggedModelService } from "./logged-models.js";
+export { ModelRegistryService } from "./models.js";
+export { WebhookService } from "./webhooks.js";
 export type * from "./types.js";
-export type { RegistryServices } from "./routes.js";
+
+/** The registry domain's services. */
+export interface RegistryServices {
+  models: ModelRegistryService;
+  loggedModels: LoggedModelService;
+  webhooks: WebhookService;
+}
 
 /** Builds the registry services on an open database. */
 export function createRegistryServices(db: SqlDriver, config: Pick<ServerConfig, "webhookAllowList">, webhookOptions: DispatcherOptions = {}): RegistryServices {
@@ -22,23 +28,4 @@ export function createRegistryServices(db: SqlDriver, config: Pick<ServerConfig,
   const models = new ModelRegistryService(store, (event, name, data) => webhooks.emit(event, name, data));
   const loggedModels = new LoggedModelService(store);
   return { models, loggedModels, webhooks };
-}
-
-/**
- * The registry's part of `buildApp`: services, routes, and the webhook sender
- * (started when the app is ready, stopped before the database closes).
- */
-export function registerRegistry(app: FastifyInstance, db: SqlDriver, config: ServerConfig, webhookOptions: DispatcherOptions = {}): RegistryServices {
-  const services = createRegistryServices(db, config, webhookOptions);
-  registerRegistryRoutes(app, services);
-  app.addHook("onReady", async () => services.webhooks.start());
-  app.addHook("preClose", async () => services.webhooks.close());
-  app.decorate("registry", services);
-  return services;
-}
-
-declare module "fastify" {
-  interface FastifyInstance {
-    registry: RegistryServices;
-  }
 }

@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
-import { invalidParameter, invalidState, notFound } from "../api/errors.js";
-import { decodePageToken, encodePageToken } from "../api/params.js";
+import { invalidParameter, invalidState, notFound } from "../errors.js";
+import { decodePageToken, encodePageToken } from "../paging.js";
 import { parseFilter } from "./filter.js";
 import type { RegistryStore } from "./store.js";
 import { LOGGED_MODEL_STATUSES, type KeyValue, type LoggedModel, type LoggedModelStatus } from "./types.js";

@@ -1,5 +1,5 @@
-import { invalidParameter, notFound } from "../api/errors.js";
-import { decodePageToken, encodePageToken } from "../api/params.js";
+import { invalidParameter, notFound } from "../errors.js";
+import { decodePageToken, encodePageToken } from "../paging.js";
 import { parseFilter, parseOrderBy } from "./filter.js";
 import { resolveVersionSource } from "./source.js";
 import type { RegistryStore } from "./store.js";

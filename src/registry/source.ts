@@ -1,4 +1,4 @@
-import { invalidParameter } from "../api/errors.js";
+import { invalidParameter } from "../errors.js";
 import type { RegistryStore } from "./store.js";
 
 /**

@@ -1,5 +1,5 @@
-import { alreadyExists, invalidParameter, notFound } from "../api/errors.js";
-import { isUniqueViolation, type Dialect, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/driver.js";
+import { alreadyExists, invalidParameter, notFound } from "../errors.js";
+import { isUniqueViolation, type Dialect, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/index.js";
 import type { Clause, OrderTerm } from "./filter.js";
 import {
   DELETED_STAGE,

@@ -1,4 +1,4 @@
-import { invalidParameter } from "../api/errors.js";
+import { invalidParameter } from "../errors.js";
 import type { KeyValue } from "./types.js";
 
 /** MLflow's registry limits and name rules. */

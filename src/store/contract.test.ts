@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MlflowError } from "../api/errors.js";
+import { MlflowError } from "../errors.js";
 import { createTrackingServices, RunStore, TrackingStore, type TrackingServices } from "../tracking/index.js";
 import type { SqlDriver } from "./driver.js";
 import { openDatabase } from "./factory.js";

@@ -1,7 +1,7 @@
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, SKIP_POSTGRES_REASON, TEST_POSTGRES_URL, type TestDatabase } from "../../test/helpers/pg.js";
-import { MlflowError } from "../api/errors.js";
+import { MlflowError } from "../errors.js";
 import { openDatabase } from "./factory.js";
 import { migrate } from "./migrations.js";
 import { insertShape, PostgresDriver, splitScript, toPgPlaceholders } from "./postgres.js";

@@ -1,5 +1,5 @@
 import pg from "pg";
-import { temporarilyUnavailable } from "../api/errors.js";
+import { temporarilyUnavailable } from "../errors.js";
 import type { SqlDriver, SqlExecutor, SqlValue } from "./driver.js";
 
 /**

@@ -1,8 +1,8 @@
-import { invalidParameter, invalidState, notFound } from "../api/errors.js";
+import { invalidParameter, invalidState, notFound } from "../errors.js";
 import { LIMITS, validateExperimentId, validateExperimentName, validateKey, validateValueLength, validateMaxResults } from "./validation.js";
 import { lifecycleFilter, type TrackingStore } from "./store.js";
 import type { Experiment, KeyValue, ViewType } from "./types.js";
-import { decodePageToken, encodePageToken } from "../api/params.js";
+import { decodePageToken, encodePageToken } from "../paging.js";
 
 /** Appends a path segment to an artifact root URI without doubling slashes. */
 export function joinUri(root: string, ...parts: string[]): string {

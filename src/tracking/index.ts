@@ -1,14 +1,20 @@
-import type { SqlDriver } from "../store/driver.js";
+import type { SqlDriver } from "../store/index.js";
 import { ExperimentService } from "./experiments.js";
 import { RunStore } from "./run-store.js";
 import { RunService } from "./runs.js";
 import { experimentCompiler } from "./search.js";
 import { TrackingStore } from "./store.js";
-import type { TrackingServices } from "./routes.js";
 
-export { registerTrackingRoutes, type TrackingServices } from "./routes.js";
+/** The tracking domain's services, as the HTTP layer and other domains use them. */
+export interface TrackingServices {
+  experiments: ExperimentService;
+  runs: RunService;
+}
+
 export { joinUri, ExperimentService } from "./experiments.js";
-export { RunService, RUN_NAME_TAG } from "./runs.js";
+export { RunService, RUN_NAME_TAG, parseRunStatus } from "./runs.js";
+export { parseViewType } from "./experiments.js";
+export { validateBatchSize } from "./validation.js";
 export { RunStore, INPUT_LINKS, toWire } from "./run-store.js";
 export { TrackingStore } from "./store.js";
 export type * from "./types.js";

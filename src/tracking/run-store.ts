@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { SqlDriver, SqlExecutor, SqlValue } from "../store/driver.js";
+import type { SqlDriver, SqlExecutor, SqlValue } from "../store/index.js";
 import type { CompiledRunSearch } from "./search.js";
 import type {
   Dataset,

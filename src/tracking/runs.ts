@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { invalidParameter, notFound } from "../api/errors.js";
-import { encodePageToken, offsetFromToken } from "../api/params.js";
-import type { Dialect } from "../store/driver.js";
+import { invalidParameter, notFound } from "../errors.js";
+import { encodePageToken, offsetFromToken } from "../paging.js";
+import type { Dialect } from "../store/index.js";
 import { joinUri } from "./experiments.js";
 import { generateRunName } from "./run-names.js";
 import { runInfo, type RunMetric, type RunRow, type RunStore } from "./run-store.js";

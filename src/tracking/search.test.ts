@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MlflowError } from "../api/errors.js";
+import { MlflowError } from "../errors.js";
 import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
 import { compileExperimentQuery, compileRunSearch, likeToGlob, parseFilter, parseOrderBy, tokenize } from "./search.js";
 

@@ -1,5 +1,5 @@
-import { invalidParameter, type MlflowError } from "../api/errors.js";
-import type { Dialect, SqlValue } from "../store/driver.js";
+import { invalidParameter, type MlflowError } from "../errors.js";
+import type { Dialect, SqlValue } from "../store/index.js";
 import type { ExperimentQueryCompiler } from "./experiments.js";
 
 /**

@@ -1,5 +1,5 @@
-import { alreadyExists, notFound } from "../api/errors.js";
-import { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/driver.js";
+import { alreadyExists, notFound } from "../errors.js";
+import { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/index.js";
 import type { Experiment, KeyValue, LifecycleStage, ViewType } from "./types.js";
 
 interface ExperimentRow {

@@ -1,4 +1,4 @@
-import { invalidParameter } from "../api/errors.js";
+import { invalidParameter } from "../errors.js";
 
 /** MLflow's limits, the same numbers its server enforces. */
 export const LIMITS = {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
 import { ConfigError } from "../config.js";
-import { parseRange, provideArtifactSources } from "./routes.js";
+import { parseRange, provideArtifactSources } from "./artifacts.js";
 
 const A = "/api/2.0/mlflow-artifacts/artifacts";
 
@@ -266,7 +266,7 @@ describe("artifact proxy", () => {
           if (runId === "local") return `file://${path.join(t.dir, "artifacts", "direct-run")}`;
           if (runId === "etc") return "file:///etc";
           if (runId === "outside") return `file://${t.dir}`;
-          throw Object.assign(new (await import("../api/errors.js")).MlflowError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' not found.`));
+          throw Object.assign(new (await import("../errors.js")).MlflowError("RESOURCE_DOES_NOT_EXIST", `Run '${runId}' not found.`));
         },
         modelVersionSource: async (name, version) => `mlflow-artifacts:/9/proxied/artifacts/${name}-v${version}`,
       });

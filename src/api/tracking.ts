@@ -1,15 +1,9 @@
 import type { FastifyInstance } from "fastify";
-import { input, optArray, optString, optStringList, optTags, reqString, optInt, type Input } from "../api/params.js";
-import { invalidParameter } from "../api/errors.js";
-import { mlflowRoute } from "../api/routing.js";
-import { parseViewType, type ExperimentService } from "./experiments.js";
-import { parseRunStatus, type RunService } from "./runs.js";
-import { validateBatchSize } from "./validation.js";
-
-export interface TrackingServices {
-  experiments: ExperimentService;
-  runs: RunService;
-}
+import { input, optArray, optString, optStringList, optTags, reqString, optInt, type Input } from "./params.js";
+import { invalidParameter } from "../errors.js";
+import { mlflowRoute } from "./routing.js";
+import type { DomainDeps } from "./deps.js";
+import { createTrackingServices, parseRunStatus, parseViewType, validateBatchSize, type RunService, type TrackingServices } from "../tracking/index.js";
 
 /** MLflow accepts a run's id as `run_id` or, from older clients, `run_uuid`. */
 function runIdOf(inp: Input): string {
@@ -42,8 +36,15 @@ function stringValue(inp: Input, name: string): string {
  * The services are also decorated onto the app as `app.tracking`, so the
  * registry and artifact code can look up runs (`app.tracking.runs.locate(id)`).
  */
-export function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices): void {
-  if (!app.hasDecorator("tracking")) app.decorate("tracking", s);
+/** The tracking domain's part of `buildApp`: services on the database, and MLflow's tracking routes. */
+export async function registerTracking(app: FastifyInstance, deps: DomainDeps): Promise<TrackingServices> {
+  const services = await createTrackingServices(deps.db, deps.config.defaultArtifactRoot);
+  registerTrackingRoutes(app, services);
+  app.decorate("tracking", services);
+  return services;
+}
+
+function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices): void {
   mlflowRoute(app, "POST", "experiments/create", async (req) => {
     const inp = input(req);
     const id = await s.experiments.create(inp.name, optString(inp, "artifact_location"), optTags(inp) ?? []);
@@ -229,7 +230,7 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
 
 declare module "fastify" {
   interface FastifyInstance {
-    /** Tracking services (experiments, runs), set by {@link registerTrackingRoutes}. */
+    /** Tracking services (experiments, runs), set by {@link registerTracking}. */
     tracking: TrackingServices;
   }
 }

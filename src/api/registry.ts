@@ -1,16 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { invalidParameter } from "../api/errors.js";
-import { optArray, optBool, optInt, optString, optStringList, optTags, reqString, type Input } from "../api/params.js";
-import { mlflowRoute } from "../api/routing.js";
-import type { LoggedModelService } from "./logged-models.js";
-import type { ModelRegistryService } from "./models.js";
-import type { WebhookService } from "./webhooks.js";
-
-export interface RegistryServices {
-  models: ModelRegistryService;
-  loggedModels: LoggedModelService;
-  webhooks: WebhookService;
-}
+import { invalidParameter } from "../errors.js";
+import { optArray, optBool, optInt, optString, optStringList, optTags, reqString, type Input } from "./params.js";
+import { mlflowRoute } from "./routing.js";
+import { createRegistryServices, type RegistryServices } from "../registry/index.js";
+import type { DomainDeps } from "./deps.js";
 
 /** Query string for GET; JSON body otherwise, with the query string filling gaps (DELETE). */
 function inputOf(req: FastifyRequest): Input {
@@ -31,8 +24,27 @@ function keyValues(inp: Input, name: string): { key: string; value: string }[] {
   return optTags(inp, name) ?? [];
 }
 
+/**
+ * The registry's part of `buildApp`: services, routes, and the webhook sender
+ * (started when the app is ready, stopped before the database closes).
+ */
+export function registerRegistry(app: FastifyInstance, deps: DomainDeps): RegistryServices {
+  const services = createRegistryServices(deps.db, deps.config);
+  registerRegistryRoutes(app, services);
+  app.addHook("onReady", async () => services.webhooks.start());
+  app.addHook("preClose", async () => services.webhooks.close());
+  app.decorate("registry", services);
+  return services;
+}
+
+declare module "fastify" {
+  interface FastifyInstance {
+    registry: RegistryServices;
+  }
+}
+
 /** Thin routes: read the request, call a service, shape MLflow's response. */
-export function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void {
+function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void {
   // ---- logged models (MLflow 3) --------------------------------------------
   mlflowRoute(app, "POST", "logged-models", async (req) => {
     const inp = inputOf(req);

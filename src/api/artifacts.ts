@@ -2,15 +2,25 @@ import fs from "node:fs/promises";
 import nodePath from "node:path";
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { MlflowError, invalidParameter, notFound } from "../api/errors.js";
-import { input, optString, reqString, type Input } from "../api/params.js";
-import { API_PREFIXES } from "../api/routing.js";
+import { MlflowError, invalidParameter, notFound } from "../errors.js";
+import { input, optString, reqString, type Input } from "./params.js";
+import { API_PREFIXES } from "./routing.js";
 import { ConfigError, type ServerConfig } from "../config.js";
-import { artifactRepositoryFromUri, type RepositoryOptions } from "./factory.js";
-import { LocalArtifactRepository } from "./local.js";
-import { guessContentType } from "./mime.js";
-import { joinArtifactPath, safeArtifactPath } from "./paths.js";
-import { MAX_PART_NUMBER, type ArtifactRepository, type ByteRange, type UploadedPart } from "./repository.js";
+import type { RegistryServices } from "../registry/index.js";
+import type { TrackingServices } from "../tracking/index.js";
+import type { DomainDeps } from "./deps.js";
+import {
+  artifactRepositoryFromUri,
+  guessContentType,
+  joinArtifactPath,
+  LocalArtifactRepository,
+  MAX_PART_NUMBER,
+  safeArtifactPath,
+  type ArtifactRepository,
+  type ByteRange,
+  type RepositoryOptions,
+  type UploadedPart,
+} from "../artifacts/index.js";
 
 /** Where the proxy routes live; the UI uses the ajax prefix. */
 export const ARTIFACT_PREFIXES = ["/api/2.0/mlflow-artifacts/", "/ajax-api/2.0/mlflow-artifacts/"] as const;
@@ -265,6 +275,25 @@ export interface ArtifactRouteOptions {
    * artifact root, where run artifacts may be read from.
    */
   allowedLocalRoots?: string[];
+}
+
+/**
+ * The artifacts' part of `buildApp`: the proxy and artifact routes, finding
+ * run artifact roots through tracking and model sources through the registry.
+ */
+export async function registerArtifacts(
+  app: FastifyInstance,
+  deps: DomainDeps,
+  domains: { tracking: TrackingServices; registry: RegistryServices },
+): Promise<void> {
+  const { tracking, registry } = domains;
+  await registerArtifactRoutes(app, deps.config, {
+    sources: {
+      runArtifactUri: async (runId) => (await tracking.runs.locate(runId)).artifactUri,
+      modelVersionSource: (name, version) => registry.models.getDownloadUri(name, version),
+      loggedModelArtifactUri: async (modelId) => (await registry.loggedModels.get(modelId)).info.artifact_uri,
+    },
+  });
 }
 
 /**
