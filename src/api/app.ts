@@ -7,7 +7,7 @@ import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
 import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
-import { VERSION } from "../version.js";
+import { MLFLOW_COMPAT_VERSION, VERSION } from "../version.js";
 import { registerWebUi } from "./web.js";
 
 export interface AppOptions {
@@ -76,8 +76,10 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     return reply.status(404).send({ error_code: "ENDPOINT_NOT_FOUND", message: `No API endpoint ${req.method} ${req.url.split("?")[0]}` });
   });
 
-  app.get("/health", async (_req, reply) => reply.type("text/plain").send("OK"));
-  app.get("/version", async (_req, reply) => reply.type("text/plain").send(VERSION));
+  // `/version` answers like MLflow's server (clients gate features on it); mloop's own version
+  // travels in a header.
+  app.get("/health", async (_req, reply) => reply.header("x-mloop-version", VERSION).type("text/plain").send("OK"));
+  app.get("/version", async (_req, reply) => reply.header("x-mloop-version", VERSION).type("text/plain").send(MLFLOW_COMPAT_VERSION));
   // MLflow 3 clients read this before large artifact transfers to learn whether the
   // proxy takes multipart uploads and ranged (parallel) downloads.
   const serverInfo = async () => ({

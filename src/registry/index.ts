@@ -6,7 +6,7 @@ import { RegistryStore } from "./store.js";
 import { WebhookService, type DispatcherOptions } from "./webhooks.js";
 
 export { RegistryStore } from "./store.js";
-export { resolveVersionSource, checkSourceSyntax, isWithinRoot } from "./source.js";
+export { resolveVersionSource, isWithinRoot } from "./source.js";
 export { signPayload, WEBHOOK_EVENTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_ID_HEADER, type DispatcherOptions } from "./webhooks.js";
 export { isPrivateAddress } from "./ssrf.js";
 export { LoggedModelService } from "./logged-models.js";

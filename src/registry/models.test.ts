@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
 
@@ -216,5 +218,73 @@ describe("model registry API", () => {
     expect(await q("name = 'a'", `&order_by=${encodeURIComponent("version_number ASC")}`)).toEqual(["a/1", "a/2"]);
     expect(await q("name = 'a' AND version_number > 1")).toEqual(["a/2"]);
     expect((await t.call("GET", `model-versions/search?filter=${encodeURIComponent("bogus = 'x'")}`)).body.error_code).toBe("INVALID_PARAMETER_VALUE");
+  });
+});
+
+describe("model version sources on a local artifact root (MLflow's rules)", () => {
+  let t: TestApp;
+  let runId: string;
+  let runDir: string;
+  beforeEach(async () => {
+    const probe = await makeTestApp();
+    const root = `file://${probe.dir}/artifacts-root`;
+    await probe.close();
+    t = await makeTestApp({ defaultArtifactRoot: root, serveArtifacts: false });
+    const r = await t.call("POST", "runs/create", { experiment_id: "0", start_time: Date.now() });
+    runId = r.body.run.info.run_id;
+    expect(r.body.run.info.artifact_uri.startsWith("file://")).toBe(true);
+    runDir = r.body.run.info.artifact_uri.slice("file://".length);
+    await t.call("POST", "registered-models/create", { name: "m" });
+  });
+  afterEach(async () => t.close());
+  const create = (source: string, extra: Record<string, unknown> = { run_id: runId }) =>
+    t.call("POST", "model-versions/create", { name: "m", source, ...extra });
+
+  it("accepts a path or file URI inside the run's artifact folder, '.' and '..' resolved", async () => {
+    for (const source of [runDir, `${runDir}/model`, `file://${runDir}`, `file://${runDir}/model`, `file://${runDir}/.`, `file://${runDir}/model/..`]) {
+      const r = await create(source);
+      expect(r.status, source).toBe(200);
+      expect(r.body.model_version.source).toBe(source);
+    }
+  });
+
+  it("refuses local sources without run_id or outside the run's folder, with MLflow's message", async () => {
+    for (const [source, extra] of [[runDir, {}], ["/tmp", { run_id: runId }], [`${runDir}/../../elsewhere`, { run_id: runId }], ["file:///tmp", {}]] as const) {
+      const r = await create(source, extra);
+      expect(r.status, source).toBe(400);
+      expect(r.body.error_code).toBe("INVALID_PARAMETER_VALUE");
+      expect(r.body.message).toContain("To use a local path as a model version source, the run_id request parameter has to be specified");
+    }
+  });
+
+  it("follows symbolic links before deciding: a link inside the run's folder to /etc is refused", async () => {
+    fs.mkdirSync(runDir, { recursive: true });
+    fs.symlinkSync("/etc", path.join(runDir, "escape"));
+    const r = await create(`${runDir}/escape/passwd`);
+    expect(r.status).toBe(400);
+    expect(r.body.message).toContain("'/etc/passwd'");
+  });
+
+  it("answers a file URI naming a remote host with 400", async () => {
+    const r = await create("file://123.456.789.123/path/to/source");
+    expect(r.status).toBe(400);
+    expect(r.body.message).toContain("is not a valid remote uri");
+  });
+
+  it("takes runs:/ sources that name the run_id given, whether or not the run is here", async () => {
+    const ghost = "0123456789abcdef0123456789abcdef";
+    expect((await create(`runs:/${ghost}/model`, { run_id: ghost })).status).toBe(200);
+    const other = await create(`runs:/${ghost}/model`, { run_id: runId });
+    expect(other.status).toBe(400);
+    expect(other.body.message).toBe(`Invalid model version source: 'runs:/${ghost}/model'. The run_id request parameter must identify the resource that contains the source.`);
+    expect((await create(`runs:/${runId}/model`, {})).status).toBe(400);
+  });
+
+  it("refuses relative paths in remote sources with MLflow's message", async () => {
+    for (const source of ["mlflow-artifacts://host:9000/models/../../../", "http://host:9000/models/../../../", "s3a://b/api/2.0/mlflow-artifacts/artifacts/../../../", "mlflow-artifacts://host:9000/models/..%2f..%2fartifacts", "mlflow-artifacts://host:9000/models/artifact%00"]) {
+      const r = await create(source);
+      expect(r.status, source).toBe(400);
+      expect(r.body.message).toContain("If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri");
+    }
   });
 });

@@ -1,13 +1,21 @@
+import fs from "node:fs";
+import path from "node:path";
 import { invalidParameter } from "../errors.js";
 import type { RegistryStore } from "./store.js";
 
 /**
- * Where a model version's files live. A version's source is chosen by the
- * client, but the server hands it back as a download location, so it must
- * never point outside the server's artifact roots: MLflow's CVE history
- * (local paths, `file://`, `//proc/self/root`, `..` in http and
- * mlflow-artifacts URIs, encoded or not, `#`/`?` tricks, schemeless relative
- * paths) is refused here, once.
+ * Which sources a create-model-version request may name, and where the version's files then live.
+ *
+ * MLflow's rules, in MLflow's order and with its messages: a local source (a path or `file:` URI)
+ * must lie inside the local artifact folder of the run (`run_id`) or logged model (`model_id`)
+ * given; any other source must be free of relative path tricks (`..`, `.`, encoded or not, NUL);
+ * `runs:/<id>/…` must name the `run_id` given, `models:/<model_id>` the `model_id` given;
+ * `mlflow-artifacts:` and proxied `http(s)://…/api/2.0/mlflow-artifacts/artifacts/…` sources must
+ * lie inside that run's or model's artifact root. Where MLflow accepts any other URI (s3://, a
+ * Windows drive, a bare host URI), mloop asks the same as for artifact-proxy sources: it lies inside
+ * the artifact root of the run or model given, since the server hands the source back as a download
+ * location. Backslashes, control characters and `?`/`#` are refused everywhere (MLflow's CVE
+ * history: GHSA-type path and query tricks).
  */
 export interface ResolvedSource {
   source: string;
@@ -18,162 +26,286 @@ export interface ResolvedSource {
 
 const LOGGED_MODEL_ID = /^m-[0-9a-f]{32}$/;
 
-function refuse(source: string, why: string): never {
+function invalidSource(source: string, why: string): never {
   throw invalidParameter(`Invalid model version source: '${source}'. ${why}`);
 }
 
-/** Decodes percent-encoding until it stops changing (double encoding hides `..`). */
-function fullyDecoded(s: string): string {
-  let cur = s;
-  for (let i = 0; i < 10; i++) {
-    let next: string;
+function notContaining(source: string, idName: "run_id" | "model_id"): never {
+  invalidSource(source, `The ${idName} request parameter must identify the resource that contains the source.`);
+}
+
+function relativePaths(source: string): never {
+  invalidSource(
+    source,
+    "If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts uri, " +
+      "an absolute path must be provided without relative path references present. Please provide an absolute path.",
+  );
+}
+
+function localOutside(shown: string, idName: "run_id" | "model_id"): never {
+  const owner = idName === "run_id" ? "the run specified by the run_id" : "the run specified by the model_id";
+  invalidSource(
+    shown,
+    `To use a local path as a model version source, the ${idName} request parameter has to be specified and the local ` +
+      `path has to be contained within the artifact directory of ${owner}.`,
+  );
+}
+
+// ---- URI parsing the way MLflow's (Python's) urlparse sees it ------------------------------------
+
+interface UrlParts {
+  scheme: string;
+  netloc: string;
+  path: string;
+}
+
+const PARAM_SCHEMES = new Set(["", "ftp", "hdl", "prospero", "http", "imap", "https", "shttp", "rtsp", "rtspu", "sip", "sips", "mms", "sftp", "tel"]);
+
+function urlparse(uri: string): UrlParts {
+  let rest = uri;
+  let scheme = "";
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(rest);
+  if (m) {
+    scheme = m[1]!.toLowerCase();
+    rest = rest.slice(m[0].length);
+  }
+  let netloc = "";
+  if (rest.startsWith("//")) {
+    const end = rest.slice(2).search(/[/?#]/);
+    netloc = end < 0 ? rest.slice(2) : rest.slice(2, end + 2);
+    rest = end < 0 ? "" : rest.slice(end + 2);
+  }
+  let p = rest.split("#", 1)[0]!.split("?", 1)[0]!;
+  if (PARAM_SCHEMES.has(scheme)) {
+    const semi = p.lastIndexOf(";");
+    if (semi >= 0 && !p.slice(semi).includes("/")) p = p.slice(0, semi);
+  }
+  return { scheme, netloc, path: p };
+}
+
+function hostname(netloc: string): string {
+  const host = netloc.slice(netloc.lastIndexOf("@") + 1);
+  if (host.startsWith("[")) return host.slice(1, host.indexOf("]") >= 0 ? host.indexOf("]") : undefined).toLowerCase();
+  return host.split(":", 1)[0]!.toLowerCase();
+}
+
+function unquote(s: string, plus: boolean): string {
+  const t = plus ? s.replace(/\+/g, " ") : s;
+  return t.replace(/(%[0-9A-Fa-f]{2})+/g, (seq) => {
     try {
-      next = decodeURIComponent(cur.replace(/\+/g, " "));
+      return decodeURIComponent(seq);
     } catch {
-      return cur;
+      return seq;
     }
+  });
+}
+
+function unquoteFully(s: string, plus = false): string {
+  let cur = s;
+  for (let i = 0; i < 100; i++) {
+    const next = unquote(cur, plus);
     if (next === cur) return cur;
     cur = next;
   }
   return cur;
 }
 
-interface ParsedUri {
-  scheme: string;
-  authority: string;
-  /** Path segments, decoded, empty ones dropped. */
-  parts: string[];
-  /** The path as written after the authority. */
-  path: string;
+/** `is_local_uri`: no scheme, or `file:` (which must not name a remote host). */
+function isLocalUri(uri: string): boolean {
+  const u = urlparse(uri);
+  if (u.scheme === "") return true;
+  if (u.scheme !== "file") return false;
+  const host = hostname(u.netloc);
+  if (host && !(host === "." || host.startsWith("localhost") || host.startsWith("127.0.0.1"))) {
+    throw invalidParameter(`${uri} is not a valid remote uri. For remote access on windows, please consider using a different scheme such as SMB (e.g. smb://<hostname>/<path>).`);
+  }
+  return true;
 }
 
-function parseUri(uri: string): ParsedUri | undefined {
-  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/([^/]*))?(.*)$/.exec(uri);
-  if (!m) return undefined;
-  const path = m[4] ?? "";
-  return { scheme: m[1]!.toLowerCase(), authority: (m[3] ?? "").toLowerCase(), path, parts: path.split("/").filter(Boolean).map(fullyDecoded) };
+function localPath(uri: string): string {
+  return unquote(uri.startsWith("file:") ? urlparse(uri).path : uri, false);
 }
 
-/** Rejects what can never be a safe source, whatever its scheme. */
-export function checkSourceSyntax(source: string): ParsedUri {
-  if (source.length > 5000) refuse(source.slice(0, 200), "The source is too long.");
-  const decoded = fullyDecoded(source);
-  if (/[\u0000-\u001f]/.test(decoded)) refuse(source, "Control characters are not allowed.");
-  if (decoded.includes("\\")) refuse(source, "Backslashes are not allowed.");
-  if (/[?#]/.test(source) || /[?#]/.test(decoded)) refuse(source, "Query strings and fragments ('?', '#') are not allowed.");
-  const segments = decoded.split("/");
-  if (segments.some((p) => p === ".." || p === ".")) {
-    refuse(source, "Relative path references ('.', '..') are not allowed; provide an absolute URI.");
+/**
+ * Resolves a path like Python's `Path.resolve()`: absolute against the working directory, each
+ * existing symbolic link followed before a later `..` applies, missing parts kept as written.
+ */
+export function resolvePath(p: string): string {
+  let cur = "/";
+  const parts = (path.isAbsolute(p) ? p : path.join(process.cwd(), p)).split("/");
+  for (const part of parts) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      cur = path.dirname(cur);
+      continue;
+    }
+    const next = path.join(cur, part);
+    let link = false;
+    try {
+      link = fs.lstatSync(next).isSymbolicLink();
+    } catch {
+      // missing: kept as written
+    }
+    cur = link ? safeRealpath(next) : next;
   }
-  const parsed = parseUri(source);
-  if (!parsed || parsed.scheme.length === 1) {
-    refuse(source, "A source must be a URI such as runs:/<run_id>/model, models:/<model_id> or mlflow-artifacts:/...; local paths are not accepted.");
+  return cur;
+}
+
+function safeRealpath(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
   }
-  if (parsed.scheme === "file" || parsed.scheme === "local") refuse(source, "Local file URIs are not accepted: the source must be in the server's artifact store.");
-  if (/^\/\/?proc\//.test(fullyDecoded(parsed.path)) || parsed.authority === "proc") refuse(source, "The source points into the server's file system.");
-  return parsed;
+}
+
+function localWithin(source: string, root: string): boolean {
+  const s = resolvePath(localPath(source));
+  const r = resolvePath(localPath(root));
+  return s === r || s.startsWith(r === "/" ? "/" : `${r}/`);
+}
+
+/** `_normalized_uri_parts`: scheme and authority lowercased, path segments decoded, empty ones dropped. */
+function uriParts(uri: string): { scheme: string; authority: string; parts: string[] } {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(\/\/([^/?#]*))?([^?#]*)/.exec(uri);
+  if (!m) return { scheme: "", authority: "", parts: uri.split(/[?#]/, 1)[0]!.split("/").filter(Boolean).map((p) => unquoteFully(p)) };
+  return { scheme: m[1]!.toLowerCase(), authority: (m[3] ?? "").toLowerCase(), parts: (m[4] ?? "").split("/").filter(Boolean).map((p) => unquoteFully(p)) };
 }
 
 /** True when `uri` lies under `root`: same scheme and authority, root's segments a prefix of uri's. */
 export function isWithinRoot(uri: string, root: string): boolean {
-  const u = parseUri(uri);
-  const r = parseUri(root);
-  if (!u || !r || r.parts.length === 0) return false;
-  if (u.scheme !== r.scheme || u.authority !== r.authority) return false;
-  return r.parts.every((p, i) => u.parts[i] === p);
+  const u = uriParts(uri);
+  const r = uriParts(root);
+  return u.scheme === r.scheme && u.authority === r.authority && r.parts.length > 0 && r.parts.every((p, i) => u.parts[i] === p);
 }
 
-const PROXY_ROUTE = ["api", "2.0", "mlflow-artifacts", "artifacts"];
+/** `_validate_non_local_source_contains_relative_paths`. */
+function checkNoRelativePaths(source: string): void {
+  const decoded = unquoteFully(source, true);
+  const sourcePath = urlparse(decoded).path.replace(/\/+$/, "").replace(/\/+/g, "/");
+  if (sourcePath.includes("\u0000") || decoded.split("/").includes("..")) relativePaths(source);
+  if (resolvePath(sourcePath) !== sourcePath) relativePaths(source);
+}
 
-/** `http(s)://host/api/2.0/mlflow-artifacts/artifacts/<p>` → `mlflow-artifacts:/<p>`; else undefined. */
-function proxiedAsArtifactUri(p: ParsedUri): string | undefined {
-  if (p.scheme === "mlflow-artifacts") return `mlflow-artifacts:/${p.parts.join("/")}`;
-  if (p.scheme !== "http" && p.scheme !== "https") return undefined;
-  for (let i = 0; i + PROXY_ROUTE.length <= p.parts.length; i++) {
-    if (PROXY_ROUTE.every((seg, j) => p.parts[i + j] === seg)) return `mlflow-artifacts:/${p.parts.slice(i + PROXY_ROUTE.length).join("/")}`;
+/** What MLflow's rules never see but mloop refuses anywhere in a source. */
+function checkNoTricks(source: string): void {
+  if (source.length > 5000) invalidSource(source.slice(0, 200), "The source is too long.");
+  const decoded = unquoteFully(source, true);
+  if (/[\u0000-\u001f]/.test(decoded)) invalidSource(source, "Control characters are not allowed.");
+  if (decoded.includes("\\")) invalidSource(source, "Backslashes are not allowed.");
+  if (/[?#]/.test(decoded)) invalidSource(source, "Query strings and fragments ('?', '#') are not allowed.");
+}
+
+type ModelsUri = { modelId: string } | { name: string; version?: number; alias?: string };
+
+function parseModelsUri(source: string): ModelsUri {
+  const parts = urlparse(source).path.split("/").filter(Boolean);
+  const first = parts[0];
+  if (first && parts.length === 1 && LOGGED_MODEL_ID.test(first)) return { modelId: first };
+  if (first && parts.length === 1 && first.includes("@")) {
+    const at = first.lastIndexOf("@");
+    if (at > 0 && at < first.length - 1) return { name: first.slice(0, at), alias: first.slice(at + 1) };
   }
-  return undefined;
+  if (first && parts.length === 2 && /^\d+$/.test(parts[1]!)) return { name: first, version: Number(parts[1]) };
+  notContaining(source, "model_id");
 }
 
-function normalizedArtifactRoot(root: string): string {
-  const p = parseUri(root);
-  if (p && p.scheme === "mlflow-artifacts") return `mlflow-artifacts:/${p.parts.join("/")}`;
-  return root;
+/** `runs:/<run_id>/<path>` → the run id, as MLflow's parse_runs_uri reads it. */
+function runsUriRunId(source: string): string {
+  const p = urlparse(source).path;
+  const runId = p.startsWith("/") ? p.slice(1).split("/")[0] : "";
+  if (!runId) {
+    throw invalidParameter(`Not a proper runs:/ URI: ${source}. Runs URIs must be of the form 'runs:/<run_id>/run-relative/path/to/artifact'`);
+  }
+  return runId;
 }
 
 /**
- * Checks a create-model-version request and works out where the files are.
- * `runs:/` and `models:/` sources are resolved through the store; any other
- * URI must sit inside the artifact root of the run or logged model named by
- * `run_id` / `model_id`.
+ * Checks a create-model-version request and works out where the files are. `hasRunId` /
+ * `hasModelId` say whether the request carried the field at all (MLflow's `HasField`).
  */
-export async function resolveVersionSource(store: RegistryStore, source: string, runId: string | undefined, modelId: string | undefined): Promise<ResolvedSource> {
-  const parsed = checkSourceSyntax(source);
+export async function resolveVersionSource(
+  store: RegistryStore,
+  requested: string,
+  runIdIn: string | undefined,
+  modelIdIn: string | undefined,
+): Promise<ResolvedSource> {
+  let source = requested;
+  let runId = runIdIn || undefined;
+  let modelId = modelIdIn || undefined;
+  let storageLocation: string | undefined;
 
-  if (parsed.scheme === "runs") {
-    if (parsed.authority) refuse(source, "runs:/ URIs take no host: use runs:/<run_id>/<path>.");
-    const [srcRun, ...rest] = parsed.parts;
-    if (!srcRun) refuse(source, "runs:/ URIs name a run: runs:/<run_id>/<path>.");
-    if (runId && runId !== srcRun) refuse(source, "The run_id request parameter must identify the resource that contains the source.");
-    const run = await store.getRun(srcRun);
-    if (!run) refuse(source, `Run '${srcRun}' does not exist.`);
-    const storage = rest.length ? `${run.artifact_uri.replace(/\/+$/, "")}/${rest.join("/")}` : run.artifact_uri;
-    return { source, storageLocation: storage, runId: srcRun, modelId };
-  }
-
+  // A registered model version as the source: it is copied, with its lineage.
+  const parsed = urlparse(source);
   if (parsed.scheme === "models") {
-    if (parsed.authority) refuse(source, "Registered model sources must use this server's registry: models:/<name>/<version> or models:/<model_id>.");
-    const first = parsed.parts[0];
-    if (!first) refuse(source, "models:/ URIs name a model.");
-    if (LOGGED_MODEL_ID.test(first) && parsed.parts.length === 1) {
-      if (modelId && modelId !== first) refuse(source, "The model_id request parameter must identify the resource that contains the source.");
-      const lm = await store.getLoggedModelRow(first);
-      if (!lm) refuse(source, `Logged model '${first}' does not exist.`);
-      if (runId && lm.source_run_id && runId !== lm.source_run_id) refuse(source, "The run_id request parameter must match the logged model's source run.");
-      return { source, storageLocation: lm.artifact_location, runId: runId || lm.source_run_id || undefined, modelId: first };
+    if (parsed.netloc) invalidSource(source, "Registered model sources must use the active model registry.");
+    const m = parseModelsUri(source);
+    if ("name" in m) {
+      const version = m.version ?? (await store.versionByAlias(m.name, m.alias!));
+      const mv = await store.modelVersionRow(m.name, version);
+      if ((runIdIn !== undefined && (runIdIn || "") !== (mv.run_id ?? "")) || (modelIdIn !== undefined && (modelIdIn || "") !== (mv.model_id ?? ""))) {
+        invalidSource(source, "The run_id and model_id request parameters must match the referenced model version.");
+      }
+      source = `models:/${m.name}/${version}`;
+      runId = runIdIn !== undefined ? runId : mv.run_id || undefined;
+      modelId = modelIdIn !== undefined ? modelId : mv.model_id || undefined;
+      storageLocation = mv.storage_location ?? mv.source;
     }
-    // models:/<name>/<version> or models:/<name>@<alias>
-    let name: string;
-    let version: number;
-    if (parsed.parts.length === 1 && first.includes("@")) {
-      const at = first.lastIndexOf("@");
-      name = first.slice(0, at);
-      version = await store.versionByAlias(name, first.slice(at + 1));
-    } else if (parsed.parts.length === 2 && /^\d+$/.test(parsed.parts[1]!)) {
-      name = first;
-      version = Number(parsed.parts[1]);
-    } else {
-      refuse(source, "Use models:/<name>/<version>, models:/<name>@<alias> or models:/<model_id>.");
-    }
-    const mv = await store.modelVersionRow(name, version);
-    if ((runId && runId !== (mv.run_id ?? "")) || (modelId && modelId !== (mv.model_id ?? ""))) {
-      refuse(source, "The run_id and model_id request parameters must match the referenced model version.");
-    }
-    return {
-      source: `models:/${name}/${version}`,
-      storageLocation: mv.storage_location ?? mv.source,
-      runId: runId || mv.run_id || undefined,
-      modelId: modelId || mv.model_id || undefined,
-    };
   }
 
-  // Any other URI: it must lie inside the artifact root of the run or logged model it claims.
-  const roots: string[] = [];
-  if (modelId) {
-    const lm = await store.getLoggedModelRow(modelId);
-    if (!lm) refuse(source, "The model_id request parameter must identify the resource that contains the source.");
-    roots.push(lm.artifact_location);
+  const owner = modelId ? "model_id" : "run_id";
+  const root = async (): Promise<string> => {
+    if (modelId) {
+      const lm = await store.getLoggedModelRow(modelId);
+      if (!lm) notContaining(source, "model_id");
+      return lm.artifact_location;
+    }
+    const run = runId ? await store.getRun(runId) : undefined;
+    if (!run) notContaining(source, "run_id");
+    return run.artifact_uri;
+  };
+
+  if (isLocalUri(source)) {
+    const id = modelId ?? runId;
+    if (!id) localOutside(source, owner);
+    const artifactRoot = await root();
+    const shown = resolvePath(localPath(source));
+    if (!isLocalUri(artifactRoot) || !localWithin(source, artifactRoot)) localOutside(shown, owner);
+    checkNoTricks(source);
+    return { source, storageLocation: source, runId, modelId };
   }
-  if (runId) {
-    const run = await store.getRun(runId);
-    if (!run) refuse(source, "The run_id request parameter must identify the resource that contains the source.");
-    roots.push(run.artifact_uri);
+
+  checkNoRelativePaths(source);
+  const scheme = urlparse(source).scheme;
+  if (scheme === "runs") {
+    if (urlparse(source).netloc) notContaining(source, owner);
+    if (modelId) notContaining(source, "model_id");
+    const srcRun = runsUriRunId(source);
+    if (runId !== srcRun) notContaining(source, "run_id");
+    checkNoTricks(source);
+    // The files are those of the run when it exists here; otherwise the URI is kept as given.
+    const run = await store.getRun(srcRun);
+    const rest = urlparse(source).path.split("/").filter(Boolean).slice(1).join("/");
+    storageLocation = run ? (rest ? `${run.artifact_uri.replace(/\/+$/, "")}/${rest}` : run.artifact_uri) : source;
+    return { source, storageLocation, runId, modelId };
   }
-  if (roots.length === 0) refuse(source, "A run_id or model_id whose artifacts contain the source is required.");
-  const asProxy = proxiedAsArtifactUri(parsed);
-  const candidate = asProxy ?? source;
-  if (!roots.some((root) => isWithinRoot(candidate, normalizedArtifactRoot(root)))) {
-    refuse(source, "The source must lie inside the artifact location of the run or logged model given by run_id / model_id.");
+  if (scheme === "models") {
+    if (urlparse(source).netloc) notContaining(source, "model_id");
+    const m = parseModelsUri(source);
+    if ("modelId" in m) {
+      if (m.modelId !== modelId) notContaining(source, "model_id");
+      const lm = await store.getLoggedModelRow(m.modelId);
+      if (!lm) notContaining(source, "model_id");
+      checkNoTricks(source);
+      return { source, storageLocation: lm.artifact_location, runId: runId || lm.source_run_id || undefined, modelId };
+    }
+    checkNoTricks(source);
+    return { source, storageLocation: storageLocation ?? source, runId, modelId };
   }
-  return { source, storageLocation: source, runId: runId || undefined, modelId: modelId || undefined };
+
+  // Artifact-proxy sources (MLflow) and any other URI (mloop) lie inside the run's or model's root.
+  if (!modelId && !runId) notContaining(source, "run_id");
+  if (!isWithinRoot(source, await root())) notContaining(source, owner);
+  checkNoTricks(source);
+  return { source, storageLocation: source, runId, modelId };
 }
