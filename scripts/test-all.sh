@@ -4,9 +4,10 @@
 #   1. installs what is missing: node_modules (npm ci), the build (dist/ and web/dist/),
 #      the Python venvs with the pinned mlflow clients (scripts/setup-python.sh)
 #   2. typecheck + vitest (unit, HTTP, reliability tests)
-#   3. the compatibility suite (test/compat) with mlflow 3.x (.venv) and mlflow 2.x (.venv2)
+#   3. the compatibility suite (test/compat) with mlflow 3.x (.venv) and mlflow 2.x (.venv2), and
+#      MLflow's own REST-server tests against mloop (test/compat/mlflow-suite, docs/mlflow-parity.md)
 #   4. on PostgreSQL, when its server binaries are installed: the store contract and HTTP tests,
-#      and the compatibility suite (a throwaway cluster from scripts/pg-start.sh)
+#      the compatibility suite and MLflow's own tests (a throwaway cluster from scripts/pg-start.sh)
 #   5. the browser end-to-end tests (test/e2e) in headless Chromium
 #
 # Stops at the first failing step and names it. Knobs:
@@ -95,6 +96,16 @@ if [[ "${MLOOP_SKIP_COMPAT2:-}" != 1 ]]; then
   (cd test/compat && "$ROOT/.venv2/bin/python" -m pytest -q -p no:cacheprovider) || fail "compat suite failed with mlflow 2.x"
 fi
 
+step "MLflow's own REST-server tests against mloop (test/compat/mlflow-suite)"
+# MLflow's test files sit beside the repository (../shared/mlflow-tests, or $MLOOP_MLFLOW_TESTS);
+# fails when a test that passes on MLflow fails on mloop and is not in exclusions.json.
+mlflow_tests="${MLOOP_MLFLOW_TESTS:-$ROOT/../shared/mlflow-tests}"
+if [[ -f "$mlflow_tests/tests/tracking/test_rest_tracking.py" ]]; then
+  MLOOP_MLFLOW_TESTS="$mlflow_tests" run .venv/bin/python test/compat/mlflow-suite/run.py
+else
+  echo "skipped: MLflow's test files are not at $mlflow_tests (set MLOOP_MLFLOW_TESTS)"
+fi
+
 # --- 4. PostgreSQL -----------------------------------------------------------------------------
 
 if [[ "${MLOOP_SKIP_POSTGRES:-}" == 1 ]]; then
@@ -112,6 +123,11 @@ else
   step "compat on PostgreSQL: mlflow 3.x (.venv)"
   (cd test/compat && MLOOP_TEST_POSTGRES_URL="$pg_uri" MLOOP_COMPAT_BACKEND_URI="$pg_uri" \
     "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider) || fail "compat suite failed on PostgreSQL"
+
+  if [[ -f "$mlflow_tests/tests/tracking/test_rest_tracking.py" ]]; then
+    step "MLflow's own REST-server tests against mloop on PostgreSQL"
+    MLOOP_MLFLOW_TESTS="$mlflow_tests" run .venv/bin/python test/compat/mlflow-suite/run.py --backend-store-uri "$pg_uri"
+  fi
   scripts/pg-stop.sh "$pg_uri" >/dev/null 2>&1 || true
   pg_uri=""
 fi

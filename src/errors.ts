@@ -57,3 +57,34 @@ export const invalidState = (message: string): MlflowError =>
 /** Raised by stores when the database is unreachable: clients may retry. */
 export const temporarilyUnavailable = (message: string): MlflowError =>
   new MlflowError("TEMPORARILY_UNAVAILABLE", message);
+
+// ---- MLflow's request-validation messages (`_validate_param_against_schema`), in one place ----
+
+const API_DOCS_HINT = "See the API docs for more information about request parameters.";
+
+/** A value the way Python's `json.dumps(value, sort_keys=True, separators=(",", ":"))` shows it. */
+function pyJson(value: unknown): string {
+  if (value === undefined) return "null";
+  const text = JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+  // MLflow echoes the whole value; a long one is cut so a large bad body is not sent back.
+  return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
+}
+
+/** The Python type name MLflow's hint shows for a JSON value. */
+function pyType(value: unknown): string {
+  if (value === null || value === undefined) return "NoneType";
+  if (typeof value === "string") return "str";
+  if (typeof value === "boolean") return "bool";
+  if (typeof value === "number") return Number.isInteger(value) ? "int" : "float";
+  return Array.isArray(value) ? "list" : "dict";
+}
+
+/** `Missing value for required parameter 'name'. See the API docs …` */
+export const missingParameter = (name: string): MlflowError =>
+  invalidParameter(`Missing value for required parameter '${name}'. ${API_DOCS_HINT}`);
+
+/** `Invalid value 123 for parameter 'name' supplied:  Hint: Value was of type 'int'. See the API docs …` */
+export const wrongTypeParameter = (name: string, value: unknown): MlflowError =>
+  invalidParameter(`Invalid value ${pyJson(value)} for parameter '${name}' supplied:  Hint: Value was of type '${pyType(value)}'. ${API_DOCS_HINT}`);

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from "fastify";
-import { invalidParameter } from "../errors.js";
+import { invalidParameter, missingParameter, wrongTypeParameter } from "../errors.js";
 
 /**
  * Request input the way MLflow reads it: the query string for GET, the JSON
@@ -25,7 +25,7 @@ export function optString(inp: Input, name: string): string | undefined {
   const v = first(inp[name]);
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "string") {
-    throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be a string`);
+    throw wrongTypeParameter(name, v);
   }
   return v;
 }
@@ -33,7 +33,7 @@ export function optString(inp: Input, name: string): string | undefined {
 export function reqString(inp: Input, name: string): string {
   const v = optString(inp, name);
   if (v === undefined || v === "") {
-    throw invalidParameter(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+    throw missingParameter(name);
   }
   return v;
 }
@@ -43,7 +43,7 @@ export function optInt(inp: Input, name: string): number | undefined {
   if (v === undefined || v === null || v === "") return undefined;
   const n = typeof v === "number" ? v : typeof v === "string" && /^-?\d+$/.test(v.trim()) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n)) {
-    throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be an integer`);
+    throw wrongTypeParameter(name, v);
   }
   return n;
 }
@@ -51,7 +51,7 @@ export function optInt(inp: Input, name: string): number | undefined {
 export function reqInt(inp: Input, name: string): number {
   const v = optInt(inp, name);
   if (v === undefined) {
-    throw invalidParameter(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
+    throw missingParameter(name);
   }
   return v;
 }
@@ -68,7 +68,7 @@ export function optNumber(inp: Input, name: string): number | undefined {
     const n = Number(t);
     if (t !== "" && !Number.isNaN(n)) return n;
   }
-  throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be a number`);
+  throw wrongTypeParameter(name, v);
 }
 
 export function optBool(inp: Input, name: string): boolean | undefined {
@@ -77,7 +77,7 @@ export function optBool(inp: Input, name: string): boolean | undefined {
   if (typeof v === "boolean") return v;
   if (v === "true" || v === "True") return true;
   if (v === "false" || v === "False") return false;
-  throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be a boolean`);
+  throw wrongTypeParameter(name, v);
 }
 
 /** A repeated field: `?a=1&a=2` in a query, an array in JSON. */
@@ -87,7 +87,7 @@ export function optStringList(inp: Input, name: string): string[] | undefined {
   const arr = Array.isArray(v) ? v : [v];
   for (const item of arr) {
     if (typeof item !== "string") {
-      throw invalidParameter(`Invalid value ${JSON.stringify(v)} for parameter '${name}' supplied: must be a list of strings`);
+      throw wrongTypeParameter(name, v);
     }
   }
   return arr as string[];
@@ -97,7 +97,7 @@ export function optArray(inp: Input, name: string): unknown[] | undefined {
   const v = inp[name];
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v)) {
-    throw invalidParameter(`Invalid value ${JSON.stringify(v).slice(0, 200)} for parameter '${name}' supplied: must be a list`);
+    throw wrongTypeParameter(name, v);
   }
   return v;
 }
@@ -114,5 +114,37 @@ export function optTags(inp: Input, name = "tags"): { key: string; value: string
     const raw = o.value;
     const value = raw === undefined || raw === null ? "" : typeof raw === "string" ? raw : String(raw);
     return { key, value };
+  });
+}
+
+/** MLflow's `_assert_intlike`: a number, or text Python's `int()` reads; absent is fine. */
+export function checkIntLike(inp: Input, name: string): void {
+  const v = first(inp[name]);
+  if (v === undefined || v === null) return;
+  const ok = typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v)) || (typeof v === "string" && /^\s*[+-]?\d+(_\d+)*\s*$/.test(v));
+  if (!ok) throw wrongTypeParameter(name, v);
+}
+
+/** MLflow's `_assert_floatlike`: a number, or text Python's `float()` reads; absent is fine. */
+export function checkFloatLike(inp: Input, name: string): void {
+  const v = first(inp[name]);
+  if (v === undefined || v === null) return;
+  const ok =
+    typeof v === "number" ||
+    typeof v === "boolean" ||
+    (typeof v === "string" && /^\s*[+-]?((\d+(_\d+)*)?\.?\d*(_\d+)*([eE][+-]?\d+)?|inf(inity)?|nan)\s*$/i.test(v) && /\d|inf|nan/i.test(v));
+  if (!ok) throw wrongTypeParameter(name, v);
+}
+
+/** Each entry of a list field has the named fields: `Missing value for required parameter 'metrics[0].timestamp'`. */
+export function requireEntryFields(list: unknown[] | undefined, name: string, fields: string[]): void {
+  list?.forEach((entry, i) => {
+    const o = entry && typeof entry === "object" && !Array.isArray(entry) ? (entry as Input) : {};
+    for (const field of fields) {
+      const v = o[field];
+      if (v === undefined || v === null || v === "") {
+        throw invalidParameter(`Missing value for required parameter '${name}[${i}].${field}'. See the API docs for more information about request parameters.`);
+      }
+    }
   });
 }

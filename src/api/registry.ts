@@ -68,6 +68,7 @@ function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void
       orderBy,
       maxResults: optInt(inp, "max_results"),
       pageToken: optString(inp, "page_token"),
+      datasets: optArray(inp, "datasets") as { dataset_name?: unknown; dataset_digest?: unknown }[] | undefined,
     });
     return res.nextPageToken ? { models: res.models, next_page_token: res.nextPageToken } : { models: res.models };
   };

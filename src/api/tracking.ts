@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { input, optArray, optString, optStringList, optTags, reqString, optInt, type Input } from "./params.js";
-import { invalidParameter } from "../errors.js";
+import { checkFloatLike, checkIntLike, input, optArray, optString, optStringList, optTags, reqString, optInt, requireEntryFields, type Input } from "./params.js";
+import { missingParameter } from "../errors.js";
 import { mlflowRoute } from "./routing.js";
 import type { DomainDeps } from "./deps.js";
 import { createTrackingServices, parseRunStatus, parseViewType, validateBatchSize, type RunService, type TrackingServices } from "../tracking/index.js";
@@ -8,27 +8,14 @@ import { createTrackingServices, parseRunStatus, parseViewType, validateBatchSiz
 /** MLflow accepts a run's id as `run_id` or, from older clients, `run_uuid`. */
 function runIdOf(inp: Input): string {
   const id = optString(inp, "run_id") || optString(inp, "run_uuid");
-  if (!id) {
-    throw invalidParameter("Missing value for required parameter 'run_id'. See the API docs for more information about request parameters.");
-  }
+  if (!id) throw missingParameter("run_id");
   return id;
 }
 
 function required(inp: Input, name: string): unknown {
   const v = inp[name];
-  if (v === undefined || v === null) {
-    throw invalidParameter(`Missing value for required parameter '${name}'. See the API docs for more information about request parameters.`);
-  }
+  if (v === undefined || v === null) throw missingParameter(name);
   return v;
-}
-
-/** Tag and param values are strings; numbers and booleans are taken as their text, like protobuf's JSON parser does for scalars. */
-function stringValue(inp: Input, name: string): string {
-  const v = inp[name];
-  if (v === undefined || v === null) return "";
-  if (typeof v === "string") return v;
-  if (typeof v === "number" || typeof v === "boolean") return String(v);
-  throw invalidParameter(`Invalid value ${JSON.stringify(v).slice(0, 100)} for parameter '${name}' supplied: must be a string`);
 }
 
 /**
@@ -141,7 +128,7 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
 
   mlflowRoute(app, "POST", "runs/set-tag", async (req) => {
     const inp = input(req);
-    await runs.setTag(runIdOf(inp), reqString(inp, "key"), stringValue(inp, "value"));
+    await runs.setTag(runIdOf(inp), reqString(inp, "key"), optString(inp, "value") ?? "");
     return {};
   });
 
@@ -154,13 +141,25 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
   mlflowRoute(app, "POST", "runs/log-metric", async (req) => {
     const inp = input(req);
     const runId = runIdOf(inp);
-    await runs.logMetric(runId, { key: reqString(inp, "key"), value: required(inp, "value"), timestamp: required(inp, "timestamp"), step: inp.step });
+    const key = reqString(inp, "key");
+    checkFloatLike(inp, "value");
+    checkIntLike(inp, "timestamp");
+    checkIntLike(inp, "step");
+    await runs.logMetric(runId, {
+      key,
+      value: required(inp, "value"),
+      timestamp: required(inp, "timestamp"),
+      step: inp.step,
+      modelId: optString(inp, "model_id"),
+      datasetName: optString(inp, "dataset_name"),
+      datasetDigest: optString(inp, "dataset_digest"),
+    });
     return {};
   });
 
   mlflowRoute(app, "POST", "runs/log-parameter", async (req) => {
     const inp = input(req);
-    await runs.logParam(runIdOf(inp), reqString(inp, "key"), stringValue(inp, "value"));
+    await runs.logParam(runIdOf(inp), reqString(inp, "key"), optString(inp, "value") ?? "");
     return {};
   });
 
@@ -168,7 +167,12 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
     const length = Number(req.headers["content-length"]);
     validateBatchSize(Number.isFinite(length) ? length : Buffer.byteLength(JSON.stringify(req.body ?? {})));
     const inp = input(req);
-    await runs.logBatch(runIdOf(inp), { metrics: optArray(inp, "metrics"), params: optArray(inp, "params"), tags: optArray(inp, "tags") });
+    const runId = runIdOf(inp);
+    const batch = { metrics: optArray(inp, "metrics"), params: optArray(inp, "params"), tags: optArray(inp, "tags") };
+    requireEntryFields(batch.metrics, "metrics", ["key", "value", "timestamp"]);
+    requireEntryFields(batch.params, "params", ["key"]);
+    requireEntryFields(batch.tags, "tags", ["key"]);
+    await runs.logBatch(runId, batch);
     return {};
   });
 
@@ -211,19 +215,15 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
 
   mlflowRoute(app, "GET", "metrics/get-history-bulk", async (req) => {
     const inp = input(req);
-    const metrics = await runs.metricHistoryBulk(optStringList(inp, "run_id") ?? [], reqString(inp, "metric_key"), optInt(inp, "max_results"));
+    const metrics = await runs.metricHistoryBulk(optStringList(inp, "run_id") ?? [], optString(inp, "metric_key"), optInt(inp, "max_results"));
     return { metrics };
   });
 
   mlflowRoute(app, "GET", "metrics/get-history-bulk-interval", async (req) => {
     const inp = input(req);
-    const metrics = await runs.metricHistoryInterval(
-      optStringList(inp, "run_ids") ?? [],
-      reqString(inp, "metric_key"),
-      optInt(inp, "start_step"),
-      optInt(inp, "end_step"),
-      optInt(inp, "max_results"),
-    );
+    const runIds = optStringList(inp, "run_ids");
+    if (!runIds || runIds.length === 0) throw missingParameter("run_ids");
+    const metrics = await runs.metricHistoryInterval(runIds, reqString(inp, "metric_key"), optInt(inp, "start_step"), optInt(inp, "end_step"), optInt(inp, "max_results"));
     return { metrics };
   });
 }

@@ -11,9 +11,12 @@ export const STAGING_DIR = ".mloop-uploads";
 const MAX_PATH_LENGTH = 4096;
 const MAX_DECODE_ROUNDS = 8;
 
-function rejectPath(raw: string, why: string): never {
-  const shown = raw.length > 200 ? `${raw.slice(0, 200)}…` : raw;
-  throw invalidParameter(`Invalid path '${shown.replace(/[\u0000-\u001f]/g, "?")}': ${why}`);
+/**
+ * Refuses an artifact path with MLflow's message, which is exactly "Invalid path" whatever the
+ * reason; `why` says which rule refused it, for the reader of this file.
+ */
+function rejectPath(_raw: string, _why: string): never {
+  throw invalidParameter("Invalid path");
 }
 
 /** Every form the path takes when something downstream decodes it once more. */

@@ -38,6 +38,7 @@ export interface LoggedModelSearch {
   orderBy?: { field_name?: unknown; ascending?: unknown }[];
   maxResults?: number;
   pageToken?: string;
+  datasets?: { dataset_name?: unknown; dataset_digest?: unknown }[];
 }
 
 /**
@@ -143,7 +144,12 @@ export class LoggedModelService {
       if (!o || typeof o.field_name !== "string" || !o.field_name) throw invalidParameter("Each order_by entry needs a field_name");
       return { field: o.field_name, ascending: o.ascending === undefined ? true : o.ascending === true || o.ascending === "true" };
     });
-    const sql = this.store.compileLoggedModelQuery(ids, parseFilter(q.filter), order);
+    const datasets = (q.datasets ?? []).map((d) => {
+      if (!d || typeof d.dataset_name !== "string" || !d.dataset_name) throw invalidParameter("Each datasets entry needs a dataset_name");
+      if (d.dataset_digest !== undefined && d.dataset_digest !== null && typeof d.dataset_digest !== "string") throw invalidParameter("dataset_digest must be a string");
+      return { name: d.dataset_name, digest: d.dataset_digest || undefined };
+    });
+    const sql = this.store.compileLoggedModelQuery(ids, parseFilter(q.filter), order, datasets);
     const state = decodePageToken(q.pageToken);
     const offset = typeof state?.offset === "number" && Number.isSafeInteger(state.offset) && state.offset >= 0 ? state.offset : 0;
     const rows = await this.store.searchLoggedModels(sql, limit + 1, offset);

@@ -6,6 +6,7 @@ import {
   LOGGED_MODEL_STATUSES,
   type KeyValue,
   type LoggedModel,
+  type LoggedModelMetric,
   type LoggedModelStatus,
   type ModelVersion,
   type RegisteredModel,
@@ -36,6 +37,32 @@ export interface ModelVersionRow {
   model_id: string | null;
   status: string;
   status_message: string | null;
+}
+
+interface LoggedModelMetricRow {
+  model_id: string;
+  metric_name: string;
+  metric_timestamp_ms: number | string;
+  metric_step: number | string;
+  metric_value: number;
+  is_nan: number;
+  run_id: string;
+  dataset_name: string;
+  dataset_digest: string;
+}
+
+function loggedModelMetric(r: LoggedModelMetricRow): LoggedModelMetric {
+  const value = Number(r.is_nan) ? "NaN" : Number(r.metric_value);
+  return {
+    key: r.metric_name,
+    value: value === Infinity ? "Infinity" : value === -Infinity ? "-Infinity" : value,
+    timestamp: Number(r.metric_timestamp_ms),
+    step: Number(r.metric_step),
+    model_id: r.model_id,
+    run_id: r.run_id,
+    ...(r.dataset_name ? { dataset_name: r.dataset_name } : {}),
+    ...(r.dataset_digest ? { dataset_digest: r.dataset_digest } : {}),
+  };
 }
 
 export interface LoggedModelRow {
@@ -216,11 +243,16 @@ export class RegistryStore {
   async hydrateLoggedModels(rows: LoggedModelRow[]): Promise<LoggedModel[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.model_id);
-    const [tags, params, regs] = await Promise.all([
+    const [tags, params, regs, metrics] = await Promise.all([
       this.db.all<{ model_id: string; key: string; value: string | null }>(`SELECT model_id, key, value FROM logged_model_tags WHERE model_id IN (${placeholders(ids.length)}) ORDER BY key`, ids),
       this.db.all<{ model_id: string; key: string; value: string }>(`SELECT model_id, key, value FROM logged_model_params WHERE model_id IN (${placeholders(ids.length)}) ORDER BY key`, ids),
       this.db.all<{ model_id: string; name: string; version: number }>(
         `SELECT model_id, name, version FROM model_versions WHERE model_id IN (${placeholders(ids.length)}) AND current_stage <> '${DELETED_STAGE}' ORDER BY name, version`,
+        ids,
+      ),
+      this.db.all<LoggedModelMetricRow>(
+        `SELECT model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, is_nan, run_id, dataset_name, dataset_digest FROM logged_model_metrics
+         WHERE model_id IN (${placeholders(ids.length)}) ORDER BY metric_name, metric_step, metric_timestamp_ms`,
         ids,
       ),
     ]);
@@ -236,6 +268,7 @@ export class RegistryStore {
     const tagsBy = group(tags);
     const paramsBy = group(params);
     const regsBy = group(regs);
+    const metricsBy = group(metrics);
     return rows.map((r) => ({
       info: {
         model_id: r.model_id,
@@ -251,7 +284,7 @@ export class RegistryStore {
         tags: (tagsBy.get(r.model_id) ?? []).map((t) => ({ key: t.key, value: t.value ?? "" })),
         registrations: (regsBy.get(r.model_id) ?? []).map((g) => ({ name: g.name, version: String(g.version) })),
       },
-      data: { params: (paramsBy.get(r.model_id) ?? []).map((p) => ({ key: p.key, value: p.value })), metrics: [] },
+      data: { params: (paramsBy.get(r.model_id) ?? []).map((p) => ({ key: p.key, value: p.value })), metrics: (metricsBy.get(r.model_id) ?? []).map(loggedModelMetric) },
     }));
   }
 
@@ -280,9 +313,20 @@ export class RegistryStore {
   }
 
   /** Turns parsed logged-model filters and orderings into SQL on `lm`. */
-  compileLoggedModelQuery(experimentIds: number[], clauses: Clause[], order: { field: string; ascending: boolean }[]): SqlQuery {
+  compileLoggedModelQuery(
+    experimentIds: number[],
+    clauses: Clause[],
+    order: { field: string; ascending: boolean }[],
+    datasets: { name: string; digest?: string }[] = [],
+  ): SqlQuery {
     const where: string[] = [`lm.lifecycle_stage = 'active'`, `lm.experiment_id IN (${placeholders(experimentIds.length)})`];
     const params: SqlValue[] = [...experimentIds];
+    // Models with a metric measured on one of the datasets (MLflow's `datasets` search field).
+    if (datasets.length > 0) {
+      const any = datasets.map((d) => (d.digest === undefined ? "x.dataset_name = ?" : "(x.dataset_name = ? AND x.dataset_digest = ?)"));
+      where.push(`EXISTS (SELECT 1 FROM logged_model_metrics x WHERE x.model_id = lm.model_id AND (${any.join(" OR ")}))`);
+      for (const d of datasets) params.push(...(d.digest === undefined ? [d.name] : [d.name, d.digest]));
+    }
     const attrColumns: Record<string, { col: string; numeric: boolean }> = {
       name: { col: "lm.name", numeric: false },
       model_id: { col: "lm.model_id", numeric: false },

@@ -61,7 +61,19 @@ export interface LoggedModel {
     tags: KeyValue[];
     registrations: { name: string; version: string }[];
   };
-  data: { params: KeyValue[]; metrics: unknown[] };
+  data: { params: KeyValue[]; metrics: LoggedModelMetric[] };
+}
+
+/** A metric logged with the model's id (MLflow's `Metric` with `model_id`). */
+export interface LoggedModelMetric {
+  key: string;
+  value: number | string;
+  timestamp: number;
+  step: number;
+  model_id: string;
+  run_id: string;
+  dataset_name?: string;
+  dataset_digest?: string;
 }
 
 export interface WebhookEventName {

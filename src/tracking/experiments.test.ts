@@ -1,3 +1,4 @@
+import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
 
@@ -30,6 +31,14 @@ describe("experiments API", () => {
     expect(active.body.experiments.map((e: any) => e.experiment_id)).toEqual(["0"]);
     await t.call("POST", "experiments/restore", { experiment_id: id });
     expect((await t.call("GET", `experiments/get?experiment_id=${id}`)).body.experiment.lifecycle_stage).toBe("active");
+  });
+
+  it("makes a relative artifact_location absolute against the server's working directory", async () => {
+    const c = await t.call("POST", "experiments/create", { name: "rel", artifact_location: "my_location" });
+    const got = await t.call("GET", `experiments/get?experiment_id=${c.body.experiment_id}`);
+    expect(got.body.experiment.artifact_location).toBe(path.join(process.cwd(), "my_location"));
+    const s3 = await t.call("POST", "experiments/create", { name: "s3", artifact_location: "s3://bucket/x" });
+    expect((await t.call("GET", `experiments/get?experiment_id=${s3.body.experiment_id}`)).body.experiment.artifact_location).toBe("s3://bucket/x");
   });
 
   it("answers unknown experiments with RESOURCE_DOES_NOT_EXIST and 404", async () => {

@@ -1,3 +1,4 @@
+import path from "node:path";
 import { invalidParameter, invalidState, notFound } from "../errors.js";
 import { LIMITS, validateExperimentId, validateExperimentName, validateKey, validateValueLength, validateMaxResults } from "./validation.js";
 import { lifecycleFilter, type TrackingStore } from "./store.js";
@@ -61,7 +62,7 @@ export class ExperimentService {
     return this.store.createExperiment(
       name,
       (id) => joinUri(this.defaultArtifactRoot, id),
-      artifactLocation === "" ? undefined : artifactLocation,
+      artifactLocation === "" ? undefined : absoluteIfLocal(artifactLocation),
       tags,
       this.now(),
     );
@@ -139,6 +140,12 @@ export class ExperimentService {
     const deleted = await this.store.deleteExperimentTag(exp.experiment_id, key);
     if (!deleted) throw notFound(`No tag with name: ${key} in experiment with id ${id}`);
   }
+}
+
+/** A relative path is made absolute against the server's working directory, as MLflow does. */
+function absoluteIfLocal(loc: string | undefined): string | undefined {
+  if (loc === undefined || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(loc) || path.isAbsolute(loc)) return loc;
+  return path.resolve(process.cwd(), loc);
 }
 
 /** Experiment locations are URIs chosen by the user; refuse the ones that point into the server's own files. */

@@ -246,12 +246,27 @@ export class RunStore {
         await this.insertMany(tx, "INSERT INTO params (run_uuid, key, value)", 3, "ON CONFLICT (run_uuid, key) DO NOTHING", fresh.map((p) => [runId, p.key, p.value]));
       }
       if (metrics.length > 0) await this.insertMetrics(tx, runId, metrics);
+      const modelMetrics = metrics.filter((m) => m.model_id);
+      if (modelMetrics.length > 0) await this.insertLoggedModelMetrics(tx, runId, modelMetrics);
       await this.upsertTags(tx, runId, tags);
       return {};
     }).catch((err: unknown) => {
       if (err instanceof ParamConflict) return { conflict: err.conflict };
       throw err;
     });
+  }
+
+  /** Metrics logged with a `model_id` also belong to that logged model (when it exists). */
+  private async insertLoggedModelMetrics(tx: SqlExecutor, runId: string, metrics: readonly MetricPoint[]): Promise<void> {
+    for (const m of metrics) {
+      const [value, isNan] = storedValue(m.value);
+      await tx.run(
+        `INSERT INTO logged_model_metrics (model_id, metric_name, metric_timestamp_ms, metric_step, metric_value, is_nan, experiment_id, run_id, dataset_name, dataset_digest)
+         SELECT model_id, ?, ?, ?, ?, ?, experiment_id, ?, ?, ? FROM logged_models WHERE model_id = ?
+         ON CONFLICT DO NOTHING`,
+        [m.key, m.timestamp, m.step, value, isNan, runId, m.dataset_name ?? "", m.dataset_digest ?? "", m.model_id!],
+      );
+    }
   }
 
   private async insertMetrics(tx: SqlExecutor, runId: string, metrics: readonly MetricPoint[]): Promise<void> {

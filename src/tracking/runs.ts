@@ -195,8 +195,11 @@ export class RunService {
     if (!deleted) throw notFound(`No tag with name: ${key} in run with id ${runId}`);
   }
 
-  async logMetric(runId: string, raw: { key: unknown; value: unknown; timestamp: unknown; step: unknown }): Promise<void> {
-    const metric = validateMetric(raw);
+  async logMetric(
+    runId: string,
+    raw: { key: unknown; value: unknown; timestamp: unknown; step: unknown; modelId?: string; datasetName?: string; datasetDigest?: string },
+  ): Promise<void> {
+    const metric = validateMetric({ ...raw, model_id: raw.modelId, dataset_name: raw.datasetName, dataset_digest: raw.datasetDigest });
     await this.activeRow(runId);
     await this.write(runId, [metric], [], []);
   }
@@ -345,17 +348,27 @@ export class RunService {
     for (const id of runIds) validateRunId(id);
   }
 
-  async metricHistoryBulk(runIds: string[], key: string, maxResults: number | undefined): Promise<RunMetric[]> {
+  async metricHistoryBulk(runIds: string[], key: string | undefined, maxResults: number | undefined): Promise<RunMetric[]> {
     this.checkRunIds(runIds, "GetMetricHistoryBulk");
+    if (key === undefined) throw invalidParameter("GetMetricHistoryBulk request must specify a metric_key.");
     const limit = validateMaxResults(maxResults, HISTORY_LIMITS.bulkDefault, HISTORY_LIMITS.bulkDefault);
     return this.runs.metricHistoryBulk([...new Set(runIds)], key, limit);
   }
 
   async metricHistoryInterval(runIds: string[], key: string, startStep: number | undefined, endStep: number | undefined, maxResults: number | undefined): Promise<RunMetric[]> {
+    if (runIds.length > HISTORY_LIMITS.bulkRunIds) {
+      throw invalidParameter(`GetMetricHistoryBulkInterval request must specify at most ${HISTORY_LIMITS.bulkRunIds} run_ids. Received ${runIds.length} run_ids. See the API docs for more information about request parameters.`);
+    }
     this.checkRunIds(runIds, "GetMetricHistoryBulkInterval");
+    if (maxResults !== undefined && (maxResults < 1 || maxResults > HISTORY_LIMITS.intervalMax)) {
+      throw invalidParameter(`max_results must be between 1 and ${HISTORY_LIMITS.intervalMax}. See the API docs for more information about request parameters.`);
+    }
     const perRun = validateMaxResults(maxResults, HISTORY_LIMITS.intervalDefault, HISTORY_LIMITS.intervalMax);
     if (startStep !== undefined && endStep !== undefined && startStep > endStep) {
       throw invalidParameter(`end_step must be greater than start_step. Found start_step=${startStep} and end_step=${endStep}.`);
+    }
+    if ((startStep === undefined) !== (endStep === undefined)) {
+      throw invalidParameter("If either start step or end step are specified, both must be specified.");
     }
     const unique = [...new Set(runIds)].sort();
     const out: RunMetric[] = [];

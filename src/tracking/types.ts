@@ -87,4 +87,8 @@ export interface MetricPoint {
   value: number;
   timestamp: number;
   step: number;
+  /** MLflow 3: the logged model the metric is about, and the dataset it was measured on. */
+  model_id?: string;
+  dataset_name?: string;
+  dataset_digest?: string;
 }

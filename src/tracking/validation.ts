@@ -1,4 +1,5 @@
-import { invalidParameter } from "../errors.js";
+import { invalidParameter, wrongTypeParameter } from "../errors.js";
+import type { MetricPoint } from "./types.js";
 
 /** MLflow's limits, the same numbers its server enforces. */
 export const LIMITS = {
@@ -136,12 +137,15 @@ function show(v: unknown): string {
 const validMetricKeys = new Set<string>();
 
 /** Checks one metric the way MLflow's `_validate_metric` does and returns it normalised. */
-export function validateMetric(raw: { key?: unknown; value?: unknown; timestamp?: unknown; step?: unknown }): {
-  key: string;
-  value: number;
-  timestamp: number;
-  step: number;
-} {
+export function validateMetric(raw: {
+  key?: unknown;
+  value?: unknown;
+  timestamp?: unknown;
+  step?: unknown;
+  model_id?: unknown;
+  dataset_name?: unknown;
+  dataset_digest?: unknown;
+}): MetricPoint {
   // A batch repeats a handful of keys; each distinct key is checked once.
   if (typeof raw.key !== "string" || !validMetricKeys.has(raw.key)) {
     validateKey("metric", raw.key);
@@ -167,7 +171,14 @@ export function validateMetric(raw: { key?: unknown; value?: unknown; timestamp?
       `Got invalid step ${show(raw.step)} for metric '${key}' (value=${show(raw.value)}). Step must be a valid long (64-bit integer).`,
     );
   }
-  return { key, value, timestamp, step };
+  const metric: MetricPoint = { key, value, timestamp, step };
+  for (const field of ["model_id", "dataset_name", "dataset_digest"] as const) {
+    const v = raw[field];
+    if (v === undefined || v === null || v === "") continue;
+    if (typeof v !== "string") throw wrongTypeParameter(field, v);
+    metric[field] = v;
+  }
+  return metric;
 }
 
 /** Params and tags carry string values; protobuf JSON also lets numbers and booleans through as text. */
