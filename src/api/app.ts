@@ -21,6 +21,21 @@ const NO_SCHEMA_COMPILERS = {
   buildSerializer: () => () => (data: unknown) => JSON.stringify(data),
 } as unknown as NonNullable<NonNullable<FastifyServerOptions["schemaController"]>["compilersFactory"]>;
 
+const UPLOAD_ARTIFACT = /^\/ajax-api\/2\.0\/mlflow\/upload-artifact(\?|$)/;
+
+/** True when a browser sent the request from another site (its Origin or Sec-Fetch-Site says so). */
+function crossSite(headers: Record<string, string | string[] | undefined>): boolean {
+  const site = headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin" && site !== "none") return true;
+  const origin = headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return typeof origin !== "string" || new URL(origin).host !== headers.host;
+  } catch {
+    return true;
+  }
+}
+
 const FORM_TYPES = /^(application\/x-www-form-urlencoded|multipart\/form-data|text\/plain)/i;
 
 /**
@@ -48,6 +63,9 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   app.addHook("onRequest", async (req) => {
     if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS") return;
     if (!isApiPath(req.url)) return;
+    // The UI's upload-artifact sends the file as a raw body of any type. A browser names the page's
+    // origin on every cross-origin POST, so the body type is free only for requests no other site sent.
+    if (req.method === "POST" && UPLOAD_ARTIFACT.test(req.url) && !crossSite(req.headers)) return;
     const type = req.headers["content-type"] ?? "";
     // PUT never passes as a simple cross-site request, and the mlflow client uploads text artifacts as text/plain.
     if (req.method !== "PUT" && FORM_TYPES.test(type)) {

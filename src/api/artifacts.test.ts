@@ -425,3 +425,42 @@ describe("boot", () => {
     await expect(makeTestApp({ artifactsDestination: "gs://bucket/x" })).rejects.toThrow(/artifacts-destination/);
   });
 });
+
+describe("the UI's upload-artifact", () => {
+  let t: TestApp;
+  let runId: string;
+  beforeAll(async () => {
+    t = await makeTestApp();
+    runId = (await t.call("POST", "runs/create", { experiment_id: "0" })).body.run.info.run_id;
+  });
+  afterAll(async () => t.close());
+  const U = "/ajax-api/2.0/mlflow/upload-artifact";
+  const upload = (query: string, payload?: string, headers: Record<string, string> = {}) => t.app.inject({ method: "POST", url: `${U}${query}`, payload, headers });
+
+  it("stores a raw body of any type in the run's artifacts", async () => {
+    const r = await upload(`?run_uuid=${runId}&path=notes/test.txt`, "hello world", { host: "localhost:5000" });
+    expect(r.statusCode).toBe(200);
+    const got = await t.app.inject({ method: "GET", url: `/get-artifact?run_uuid=${runId}&path=notes/test.txt` });
+    expect(got.body).toBe("hello world");
+    const typed = await upload(`?run_uuid=${runId}&path=b.txt`, "x", { "content-type": "text/plain", origin: "http://localhost:5000", host: "localhost:5000" });
+    expect(typed.statusCode).toBe(200);
+  });
+
+  it("refuses it from another site: a cross-site form or fetch cannot write artifacts", async () => {
+    const crossSite: Record<string, string>[] = [{ origin: "http://evil.example", host: "localhost:5000" }, { "sec-fetch-site": "cross-site" }, { origin: "null", host: "localhost:5000", "content-type": "text/plain" }];
+    for (const headers of crossSite) {
+      const r = await upload(`?run_uuid=${runId}&path=evil.txt`, "pwned", headers);
+      expect(r.statusCode).toBe(400);
+      expect(r.json().error_code).toBe("BAD_REQUEST");
+    }
+    expect((await t.app.inject({ method: "GET", url: `/get-artifact?run_uuid=${runId}&path=evil.txt` })).statusCode).toBe(404);
+  });
+
+  it("answers bad requests with MLflow's messages", async () => {
+    expect((await upload("")).json().message).toBe("Request must specify run_uuid.");
+    expect((await upload(`?run_uuid=${runId}`)).json().message).toBe("Request must specify path.");
+    expect((await upload(`?run_uuid=${runId}&path=`)).json().message).toBe("Request must specify path.");
+    expect((await upload(`?run_uuid=${runId}&path=../test.txt`, "x")).json().message).toBe("Invalid path");
+    expect((await upload(`?run_uuid=${runId}&path=test.txt`)).json().message).toBe("Request must specify data.");
+  });
+});

@@ -328,6 +328,7 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
     for (const repo of [proxy, ...state.repoCache.values()]) (repo as { close?: () => void }).close?.();
   });
 
+  const UPLOAD_ARTIFACT_LIMIT = 64 * 1024 * 1024;
   const guard = (req: FastifyRequest): ArtifactRepository => {
     if (!config.serveArtifacts) throw proxyDisabled(req.url);
     return proxy;
@@ -365,6 +366,28 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
         return reply.header("ETag", `"${part.etag}"`).send({});
       });
     }
+
+    // The web UI's upload into a run's artifacts: the file is the raw body (MLflow's upload-artifact).
+    raw.post("/ajax-api/2.0/mlflow/upload-artifact", async (req) => {
+      const q = req.query as Input;
+      const runId = optString(q, "run_uuid") || optString(q, "run_id");
+      if (!runId) throw invalidParameter("Request must specify run_uuid.");
+      const rawPath = optString(q, "path");
+      if (!rawPath) throw invalidParameter("Request must specify path.");
+      const rel = safeArtifactPath(rawPath);
+      if (rel === "") throw invalidParameter("Invalid path");
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of requestBody(req)) {
+        size += (chunk as Buffer).length;
+        if (size > UPLOAD_ARTIFACT_LIMIT) throw new MlflowError("RESOURCE_LIMIT_EXCEEDED", `Uploads through upload-artifact are limited to ${UPLOAD_ARTIFACT_LIMIT} bytes`);
+        chunks.push(chunk as Buffer);
+      }
+      if (size === 0) throw invalidParameter("Request must specify data.");
+      const loc = await resolveArtifactLocation(app, await requireSources("runArtifactUri")(runId));
+      await loc.repository.write(joinArtifactPath(loc.path, rel), Readable.from([Buffer.concat(chunks)]), { contentLength: size });
+      return {};
+    });
   });
 
   for (const prefix of ARTIFACT_PREFIXES) {

@@ -1,6 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import { checkFloatLike, checkIntLike, input, optArray, optString, optStringList, optTags, reqString, optInt, requireEntryFields, type Input } from "./params.js";
-import { missingParameter } from "../errors.js";
+import { Readable } from "node:stream";
+import { invalidParameter, missingParameter } from "../errors.js";
+import { joinArtifactPath } from "../artifacts/index.js";
+import { resolveArtifactLocation } from "./artifacts.js";
 import { mlflowRoute } from "./routing.js";
 import type { DomainDeps } from "./deps.js";
 import { createTrackingServices, parseRunStatus, parseViewType, validateBatchSize, type RunService, type TrackingServices } from "../tracking/index.js";
@@ -206,6 +209,53 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
   };
   mlflowRoute(app, "POST", "runs/search", search);
   mlflowRoute(app, "GET", "runs/search", search);
+
+  mlflowRoute(
+    app,
+    "POST",
+    "runs/create-promptlab-run",
+    async (req) => {
+      const inp = input(req);
+      const need = (name: string): void => {
+        const v = inp[name];
+        if (v === undefined || v === null || v === "" || (Array.isArray(v) && v.length === 0)) {
+          throw invalidParameter(`CreatePromptlabRun request must specify ${name}.`);
+        }
+      };
+      for (const name of ["experiment_id", "prompt_template", "prompt_parameters", "model_route", "model_input", "mlflow_version"]) need(name);
+      const run = await runs.createPromptlabRun(
+        {
+          experimentId: reqString(inp, "experiment_id"),
+          runName: optString(inp, "run_name"),
+          userId: optString(inp, "user_id"),
+          startTime: optInt(inp, "start_time"),
+          tags: optTags(inp) ?? [],
+          promptTemplate: reqString(inp, "prompt_template"),
+          promptParameters: optTags(inp, "prompt_parameters") ?? [],
+          modelRoute: reqString(inp, "model_route"),
+          modelParameters: optTags(inp, "model_parameters") ?? [],
+          modelInput: reqString(inp, "model_input"),
+          modelOutput: optString(inp, "model_output") ?? "",
+          modelOutputParameters: optTags(inp, "model_output_parameters") ?? [],
+        },
+        async (artifactUri, path, body) => {
+          const loc = await resolveArtifactLocation(app, artifactUri);
+          const data = Buffer.from(body);
+          await loc.repository.write(joinArtifactPath(loc.path, path), Readable.from([data]), { contentLength: data.length });
+        },
+      );
+      return { run };
+    },
+    ["/ajax-api/2.0/mlflow/"],
+  );
+
+  mlflowRoute(
+    app,
+    "POST",
+    "experiments/search-datasets",
+    async (req) => ({ dataset_summaries: await runs.searchDatasets(optStringList(input(req), "experiment_ids") ?? []) }),
+    ["/ajax-api/2.0/mlflow/"],
+  );
 
   mlflowRoute(app, "GET", "metrics/get-history", async (req) => {
     const inp = input(req);

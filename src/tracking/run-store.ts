@@ -256,6 +256,21 @@ export class RunStore {
     });
   }
 
+  /** Distinct (experiment, dataset name, digest, context) of the datasets runs of these experiments used. */
+  async datasetSummaries(experimentIds: number[], limit: number): Promise<{ experiment_id: string; name: string; digest: string; context?: string }[]> {
+    const rows = await this.db.all<{ experiment_id: number | string; name: string; digest: string; context: string | null }>(
+      `SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value AS context
+       FROM datasets d
+       JOIN inputs i ON i.source_type = 'DATASET' AND i.source_id = d.dataset_uuid
+       LEFT JOIN input_tags t ON t.input_uuid = i.input_uuid AND t.name = 'mlflow.data.context'
+       WHERE d.experiment_id IN (${placeholders(experimentIds.length)})
+       ORDER BY d.experiment_id, d.name, d.digest, t.value
+       LIMIT ?`,
+      [...experimentIds, limit],
+    );
+    return rows.map((r) => ({ experiment_id: String(r.experiment_id), name: r.name, digest: r.digest, ...(r.context !== null ? { context: r.context } : {}) }));
+  }
+
   /** Metrics logged with a `model_id` also belong to that logged model (when it exists). */
   private async insertLoggedModelMetrics(tx: SqlExecutor, runId: string, metrics: readonly MetricPoint[]): Promise<void> {
     for (const m of metrics) {

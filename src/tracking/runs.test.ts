@@ -470,4 +470,48 @@ describe("runs API under arbitrary input", () => {
       { numRuns: 400 },
     );
   });
+  it("summarises the datasets an experiment's runs used (the UI's search-datasets)", async () => {
+    const exp = await createExperiment(t);
+    const id = await createRun(t, { experimentId: exp });
+    const dataset = { name: "iris", digest: "d1", source_type: "local", source: "{}" };
+    await t.call("POST", "runs/log-inputs", { run_id: id, datasets: [{ tags: [{ key: "mlflow.data.context", value: "training" }], dataset }] });
+    await t.call("POST", "runs/log-inputs", { run_id: id, datasets: [{ tags: [], dataset: { ...dataset, name: "plain" } }] });
+    const r = await t.call("POST", "/ajax-api/2.0/mlflow/experiments/search-datasets", { experiment_ids: [exp] });
+    expect(r.body.dataset_summaries).toEqual([
+      { experiment_id: exp, name: "iris", digest: "d1", context: "training" },
+      { experiment_id: exp, name: "plain", digest: "d1" },
+    ]);
+    expect((await t.call("POST", "/ajax-api/2.0/mlflow/experiments/search-datasets", {})).body.message).toBe("SearchDatasets request must specify at least one experiment_id.");
+    const many = await t.call("POST", "/ajax-api/2.0/mlflow/experiments/search-datasets", { experiment_ids: Array.from({ length: 21 }, (_, i) => String(i)) });
+    expect(many.body.message).toBe("SearchDatasets request cannot specify more than 20 experiment_ids. Received 21 experiment_ids.");
+  });
+
+  it("records a prompt-engineering run with its params, tags and evaluation table", async () => {
+    const exp = await createExperiment(t);
+    const P = "/ajax-api/2.0/mlflow/runs/create-promptlab-run";
+    const body = {
+      experiment_id: exp,
+      run_name: "p1",
+      prompt_template: "Say {{ x }}",
+      prompt_parameters: [{ key: "x", value: "hi" }],
+      model_route: "chat",
+      model_parameters: [{ key: "temperature", value: "0.1" }],
+      model_input: "Say hi",
+      model_output: "hi",
+      model_output_parameters: [{ key: "latency", value: "100" }],
+      mlflow_version: "3.17.2",
+      user_id: "ann",
+      start_time: 456,
+    };
+    const r = await t.call("POST", P, body);
+    expect(r.status).toBe(200);
+    expect(r.body.run.info).toMatchObject({ run_name: "p1", experiment_id: exp, user_id: "ann", status: "FINISHED", start_time: 456 });
+    expect(r.body.run.data.params).toEqual(expect.arrayContaining([{ key: "model_route", value: "chat" }, { key: "temperature", value: "0.1" }]));
+    expect(r.body.run.data.tags).toEqual(expect.arrayContaining([{ key: "mlflow.runSourceType", value: "PROMPT_ENGINEERING" }]));
+    const table = await t.app.inject({ method: "GET", url: `/get-artifact?run_uuid=${r.body.run.info.run_id}&path=eval_results_table.json` });
+    expect(JSON.parse(table.body)).toEqual({ columns: ["x", "prompt", "output", "latency"], data: [["hi", "Say hi", "hi", "100"]] });
+    const { mlflow_version: _omit, ...noVersion } = body;
+    expect((await t.call("POST", P, noVersion)).body.message).toBe("CreatePromptlabRun request must specify mlflow_version.");
+    expect((await t.call("POST", P, {})).body.message).toBe("CreatePromptlabRun request must specify experiment_id.");
+  });
 });

@@ -53,6 +53,17 @@ export interface CreateRunRequest {
   tags?: KeyValue[];
 }
 
+/** The web UI's prompt-engineering run (MLflow's CreatePromptlabRun). */
+export interface PromptlabRunRequest extends CreateRunRequest {
+  promptTemplate: string;
+  promptParameters: KeyValue[];
+  modelRoute: string;
+  modelParameters: KeyValue[];
+  modelInput: string;
+  modelOutput: string;
+  modelOutputParameters: KeyValue[];
+}
+
 export interface RunSearch {
   experimentIds: string[];
   filter?: string;
@@ -160,6 +171,35 @@ export class RunService {
   async locate(runId: string): Promise<{ runId: string; experimentId: string; artifactUri: string; lifecycleStage: string }> {
     const row = await this.getRow(runId);
     return { runId: row.run_uuid, experimentId: String(row.experiment_id), artifactUri: row.artifact_uri ?? "", lifecycleStage: row.lifecycle_stage };
+  }
+
+  /**
+   * A finished run recording one prompt evaluation: the model parameters, route and template as
+   * params, and the prompt, output and output parameters as the `eval_results_table.json` table,
+   * written by `writeArtifact` under the run's artifact URI. A failed write leaves the run FAILED.
+   */
+  async createPromptlabRun(req: PromptlabRunRequest, writeArtifact: (artifactUri: string, path: string, body: string) => Promise<void>): Promise<Run> {
+    const run = await this.create(req);
+    const runId = run.info.run_id;
+    const params = [...req.modelParameters, { key: "model_route", value: req.modelRoute }, { key: "prompt_template", value: req.promptTemplate }];
+    const tags = [
+      // Written as MLflow's Python client writes it (json.dumps spacing): the UI parses it either way.
+      { key: "mlflow.loggedArtifacts", value: '[{"path": "eval_results_table.json", "type": "table"}]' },
+      { key: "mlflow.runSourceType", value: "PROMPT_ENGINEERING" },
+    ];
+    let status: RunStatus = "FINISHED";
+    try {
+      await this.logBatch(runId, { metrics: [], params, tags });
+      const table = {
+        columns: [...req.promptParameters.map((p) => p.key), "prompt", "output", ...req.modelOutputParameters.map((p) => p.key)],
+        data: [[...req.promptParameters.map((p) => p.value), req.modelInput, req.modelOutput, ...req.modelOutputParameters.map((p) => p.value)]],
+      };
+      await writeArtifact(run.info.artifact_uri, "eval_results_table.json", JSON.stringify(table));
+    } catch {
+      status = "FAILED";
+    }
+    await this.update(runId, { status, endTime: this.now() });
+    return this.get(runId);
   }
 
   async update(runId: string, fields: { status?: RunStatus; endTime?: number; runName?: string }): Promise<RunInfo> {
@@ -329,6 +369,19 @@ export class RunService {
     const more = runIds.length > limit;
     const runs = await this.runs.getRuns(runIds.slice(0, limit));
     return { runs, nextPageToken: more ? encodePageToken({ offset: offset + limit }) : undefined };
+  }
+
+  /** The datasets runs of these experiments logged as inputs, with their context tag (the UI's dataset filter). */
+  async searchDatasets(experimentIds: string[]): Promise<{ experiment_id: string; name: string; digest: string; context?: string }[]> {
+    if (experimentIds.length === 0) throw invalidParameter("SearchDatasets request must specify at least one experiment_id.");
+    if (experimentIds.length > 20) {
+      throw invalidParameter(`SearchDatasets request cannot specify more than 20 experiment_ids. Received ${experimentIds.length} experiment_ids.`);
+    }
+    const ids = experimentIds.map((id) => {
+      if (!/^\d{1,18}$/.test(id)) throw invalidParameter(`Invalid experiment ID '${id}'`);
+      return Number(id);
+    });
+    return this.runs.datasetSummaries(ids, 1000);
   }
 
   async metricHistory(runId: string, key: string, maxResults: number | undefined, pageToken: string | undefined): Promise<{ metrics: WireMetric[]; nextPageToken?: string }> {
