@@ -37,7 +37,7 @@ export async function registerTracking(app: FastifyInstance, deps: DomainDeps): 
 function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices): void {
   mlflowRoute(app, "POST", "experiments/create", async (req) => {
     const inp = input(req);
-    const id = await s.experiments.create(inp.name, optString(inp, "artifact_location"), optTags(inp) ?? []);
+    const id = await s.experiments.create(reqString(inp, "name"), optString(inp, "artifact_location"), optTags(inp) ?? []);
     return { experiment_id: id };
   });
 

@@ -59,10 +59,7 @@ export class LoggedModelService {
     const exp = await this.store.getExperiment(inp.experimentId);
     if (!exp) throw notFound(`No Experiment with id=${inp.experimentId} exists`);
     if (exp.lifecycle_stage !== "active") throw invalidState(`The experiment ${inp.experimentId} must be in the 'active' state. Current state is ${exp.lifecycle_stage}.`);
-    if (inp.sourceRunId) {
-      const run = await this.store.getRun(inp.sourceRunId);
-      if (!run) throw notFound(`Run with id=${inp.sourceRunId} not found`);
-    }
+    // Like MLflow, source_run_id is recorded as given: it need not name a run of this server.
     const modelId = `m-${crypto.randomUUID().replace(/-/g, "")}`;
     const ts = this.now();
     await this.store.createLoggedModel(

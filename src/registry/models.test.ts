@@ -211,7 +211,10 @@ describe("model registry API", () => {
     const q = async (filter: string, extra = "") =>
       (await t.call("GET", `model-versions/search?filter=${encodeURIComponent(filter)}${extra}`)).body.model_versions?.map((v: any) => `${v.name}/${v.version}`);
     expect(await q("name = 'a'")).toEqual(["a/2", "a/1"]);
-    expect(await q(`run_id = '${runId}'`)).toEqual(["a/2", "a/1", "b/1"]);
+    expect((await q(`run_id = '${runId}'`)).sort()).toEqual(["a/1", "a/2", "b/1"]);
+    // with no order_by, the most recently updated version comes first (MLflow's default order)
+    await t.call("PATCH", "model-versions/update", { name: "a", version: "1", description: "touched" });
+    expect((await q(`run_id = '${runId}'`))[0]).toBe("a/1");
     expect(await q(`run_id IN ('${runId}', 'x')`)).toHaveLength(3);
     expect(await q("source_path LIKE '%/other'")).toEqual(["b/1"]);
     expect(await q("tags.k = '1'")).toEqual(["a/1"]);

@@ -43,6 +43,13 @@ export function parseStage(raw: unknown): string {
 }
 
 /** Registered models, model versions, stages and aliases. */
+const MODEL_VERSIONS_TAG = "mlflow.modelVersions";
+
+/** A string as Python's json.dumps writes it (non-ASCII escaped). */
+function pyString(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 export class ModelRegistryService {
   constructor(
     private readonly store: RegistryStore,
@@ -141,6 +148,7 @@ export class ModelRegistryService {
       this.now(),
     );
     const mv = await this.store.getModelVersion(name, version);
+    if (resolved.modelId) await this.recordVersionOnLoggedModel(resolved.modelId, name, version);
     await this.emit("model_version.created", name, {
       name,
       version: mv.version,
@@ -150,6 +158,23 @@ export class ModelRegistryService {
       description: mv.description ?? null,
     });
     return mv;
+  }
+
+  /** The logged model's `mlflow.modelVersions` tag lists the versions made from it, as MLflow writes it. */
+  private async recordVersionOnLoggedModel(modelId: string, name: string, version: number): Promise<void> {
+    const row = await this.store.getLoggedModelRow(modelId);
+    if (!row) return;
+    const current = (await this.store.hydrateLoggedModels([row]))[0]!.info.tags.find((t) => t.key === MODEL_VERSIONS_TAG)?.value;
+    let list: { name: string; version: number }[] = [];
+    try {
+      const parsed: unknown = current ? JSON.parse(current) : [];
+      if (Array.isArray(parsed)) list = parsed as { name: string; version: number }[];
+    } catch {
+      // a hand-written tag that is not JSON is replaced
+    }
+    if (!list.some((e) => e && e.name === name && e.version === version)) list.push({ name, version });
+    const value = `[${list.map((e) => `{"name": ${pyString(e.name)}, "version": ${e.version}}`).join(", ")}]`;
+    await this.store.setLoggedModelTags(modelId, [{ key: MODEL_VERSIONS_TAG, value }], this.now());
   }
 
   async getModelVersion(nameRaw: unknown, versionRaw: unknown): Promise<ModelVersion> {
@@ -193,7 +218,9 @@ export class ModelRegistryService {
 
   async searchModelVersions(q: SearchQuery): Promise<{ model_versions: ModelVersion[]; next_page_token?: string }> {
     const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchVersionsDefault, REGISTRY_LIMITS.searchVersionsMax);
-    const sql = this.store.compileModelVersionQuery(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "version_number", "creation_timestamp", "last_updated_timestamp"]));
+    // With no order_by, MLflow lists the most recently updated versions first.
+    const orderBy = q.orderBy && q.orderBy.length > 0 ? q.orderBy : ["last_updated_timestamp DESC"];
+    const sql = this.store.compileModelVersionQuery(parseFilter(q.filter), parseOrderBy(orderBy, ["name", "version_number", "creation_timestamp", "last_updated_timestamp"]));
     const offset = offsetOf(q.pageToken);
     const rows = await this.store.searchModelVersions(sql, limit + 1, offset);
     const out: { model_versions: ModelVersion[]; next_page_token?: string } = { model_versions: rows.slice(0, limit) };

@@ -51,6 +51,10 @@ def run_pytest(folder: Path, target: str, backend: str | None, timeout: int, sel
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), *filter(None, [env.get("PYTHONPATH")])])
     # The test files live in a read-only folder: no bytecode or cache files next to them.
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    if target == "mloop":
+        # A failure shows at once instead of after the client's minutes of retries and backoff.
+        env.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        env.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     with tempfile.TemporaryDirectory(prefix="mloop-parity-report-") as tmp:
         report = Path(tmp) / "report.json"
         cmd = [
@@ -169,7 +173,7 @@ def main() -> int:
                     help="run MLflow's side (MLflow's own in-process server) and rewrite expected.json")
     ap.add_argument("--backend-store-uri", default=None,
                     help="postgresql:// URI of a server: each mloop server gets a fresh database on it")
-    ap.add_argument("--timeout", type=int, default=120, help="seconds per test (pytest-timeout)")
+    ap.add_argument("--timeout", type=int, default=60, help="seconds per test (pytest-timeout)")
     ap.add_argument("-k", dest="keyword", default=None, help="only tests matching this pytest -k expression")
     ap.add_argument("--json", dest="json_out", default=None, help="also write the table as JSON here")
     args = ap.parse_args()
