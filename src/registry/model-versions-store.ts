@@ -43,7 +43,8 @@ export class ModelVersionStore {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.db.transaction(async (tx) => {
-          await this.models.row(v.name, tx);
+          // Touching the model first locks its row: concurrent creators number their versions one after another.
+          await this.models.touch(v.name, now, tx);
           const max = await tx.get<{ m: number | null }>("SELECT MAX(version) AS m FROM model_versions WHERE name = ?", [v.name]);
           const version = Number(max?.m ?? 0) + 1;
           await tx.run(
@@ -54,11 +55,10 @@ export class ModelVersionStore {
           if (tags.length) {
             await tx.runMany("INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)", dedupe(tags).map((t) => [v.name, version, t.key, t.value]));
           }
-          await this.models.touch(v.name, now, tx);
           return version;
         });
       } catch (err) {
-        // Two writers picked the same number (PostgreSQL): take the next one.
+        // Two writers still picked the same number: take the next one.
         if (isUniqueViolation(err) && attempt < 5) continue;
         throw err;
       }

@@ -45,9 +45,15 @@ export class RegisteredModelStore {
     return row;
   }
 
-  /** Marks the model changed (a version, stage or alias of it changed). */
+  /**
+   * Marks the model changed (a version, stage or alias of it changed);
+   * RESOURCE_DOES_NOT_EXIST when there is no such model. Inside a transaction
+   * on PostgreSQL the update also locks the row until commit, so writers under
+   * one model take turns (SQLite runs one transaction at a time anyway).
+   */
   async touch(name: string, now: number, ex: SqlExecutor = this.db): Promise<void> {
-    await ex.run("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", [now, name]);
+    const r = await ex.run("UPDATE registered_models SET last_updated_time = ? WHERE name = ?", [now, name]);
+    if (r.changes === 0) throw notFound(`Registered Model with name=${name} not found`);
   }
 
   async get(name: string): Promise<RegisteredModelRecord> {
