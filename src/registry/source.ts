@@ -1,7 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { invalidParameter } from "../errors.js";
-import type { RegistryStore } from "./store.js";
+import type { RunLocation } from "../tracking/index.js";
+import type { LoggedModelRow } from "./logged-models-store.js";
+import type { ModelVersionRow } from "./model-versions-store.js";
 
 /**
  * Which sources a create-model-version request may name, and where the version's files then live.
@@ -22,6 +24,16 @@ export interface ResolvedSource {
   storageLocation: string;
   runId: string | undefined;
   modelId: string | undefined;
+}
+
+/** What resolving a source looks up: runs (through tracking's door), logged models and model versions. */
+export interface SourceLookups {
+  findRun(runId: string): Promise<RunLocation | undefined>;
+  findLoggedModel(modelId: string): Promise<LoggedModelRow | undefined>;
+  /** Throws RESOURCE_DOES_NOT_EXIST for an unknown model or alias. */
+  versionByAlias(name: string, alias: string): Promise<number>;
+  /** Throws RESOURCE_DOES_NOT_EXIST for an unknown version. */
+  versionRow(name: string, version: number): Promise<ModelVersionRow>;
 }
 
 const LOGGED_MODEL_ID = /^m-[0-9a-f]{32}$/;
@@ -221,11 +233,11 @@ function runsUriRunId(source: string): string {
 }
 
 /**
- * Checks a create-model-version request and works out where the files are. `hasRunId` /
- * `hasModelId` say whether the request carried the field at all (MLflow's `HasField`).
+ * Checks a create-model-version request and works out where the files are, looking runs, logged
+ * models and versions up through `lookups`.
  */
 export async function resolveVersionSource(
-  store: RegistryStore,
+  lookups: SourceLookups,
   requested: string,
   runIdIn: string | undefined,
   modelIdIn: string | undefined,
@@ -241,8 +253,8 @@ export async function resolveVersionSource(
     if (parsed.netloc) invalidSource(source, "Registered model sources must use the active model registry.");
     const m = parseModelsUri(source);
     if ("name" in m) {
-      const version = m.version ?? (await store.versionByAlias(m.name, m.alias!));
-      const mv = await store.modelVersionRow(m.name, version);
+      const version = m.version ?? (await lookups.versionByAlias(m.name, m.alias!));
+      const mv = await lookups.versionRow(m.name, version);
       if ((runIdIn !== undefined && (runIdIn || "") !== (mv.run_id ?? "")) || (modelIdIn !== undefined && (modelIdIn || "") !== (mv.model_id ?? ""))) {
         invalidSource(source, "The run_id and model_id request parameters must match the referenced model version.");
       }
@@ -256,13 +268,13 @@ export async function resolveVersionSource(
   const owner = modelId ? "model_id" : "run_id";
   const root = async (): Promise<string> => {
     if (modelId) {
-      const lm = await store.getLoggedModelRow(modelId);
+      const lm = await lookups.findLoggedModel(modelId);
       if (!lm) notContaining(source, "model_id");
       return lm.artifact_location;
     }
-    const run = runId ? await store.getRun(runId) : undefined;
+    const run = runId ? await lookups.findRun(runId) : undefined;
     if (!run) notContaining(source, "run_id");
-    return run.artifact_uri;
+    return run.artifactUri;
   };
 
   if (isLocalUri(source)) {
@@ -284,9 +296,9 @@ export async function resolveVersionSource(
     if (runId !== srcRun) notContaining(source, "run_id");
     checkNoTricks(source);
     // The files are those of the run when it exists here; otherwise the URI is kept as given.
-    const run = await store.getRun(srcRun);
+    const run = await lookups.findRun(srcRun);
     const rest = urlparse(source).path.split("/").filter(Boolean).slice(1).join("/");
-    storageLocation = run ? (rest ? `${run.artifact_uri.replace(/\/+$/, "")}/${rest}` : run.artifact_uri) : source;
+    storageLocation = run ? (rest ? `${run.artifactUri.replace(/\/+$/, "")}/${rest}` : run.artifactUri) : source;
     return { source, storageLocation, runId, modelId };
   }
   if (scheme === "models") {
@@ -294,7 +306,7 @@ export async function resolveVersionSource(
     const m = parseModelsUri(source);
     if ("modelId" in m) {
       if (m.modelId !== modelId) notContaining(source, "model_id");
-      const lm = await store.getLoggedModelRow(m.modelId);
+      const lm = await lookups.findLoggedModel(m.modelId);
       if (!lm) notContaining(source, "model_id");
       checkNoTricks(source);
       return { source, storageLocation: lm.artifact_location, runId: runId || lm.source_run_id || undefined, modelId };
