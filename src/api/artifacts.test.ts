@@ -456,6 +456,14 @@ describe("the UI's upload-artifact", () => {
     expect((await t.app.inject({ method: "GET", url: `/get-artifact?run_uuid=${runId}&path=evil.txt` })).statusCode).toBe(404);
   });
 
+  it("refuses '..' in artifact paths with MLflow's exact 'Invalid path', also under a doubled slash", async () => {
+    for (const url of [`/api/2.0/mlflow/artifacts/list?run_id=${runId}&path=../path`, `/get-artifact?run_id=${runId}&path=../path`, "//model-versions/get-artifact?name=model&version=1&path=../path"]) {
+      const r = await t.app.inject({ method: "GET", url });
+      expect(r.statusCode, url).toBe(400);
+      expect(r.json(), url).toEqual({ error_code: "INVALID_PARAMETER_VALUE", message: "Invalid path" });
+    }
+  });
+
   it("answers bad requests with MLflow's messages", async () => {
     expect((await upload("")).json().message).toBe("Request must specify run_uuid.");
     expect((await upload(`?run_uuid=${runId}`)).json().message).toBe("Request must specify path.");

@@ -511,7 +511,8 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
     return sendArtifact(req, reply, loc.repository, joinArtifactPath(loc.path, rel));
   });
 
-  app.get("/model-versions/get-artifact", async (req, reply) => {
+  // MLflow's server merges duplicate slashes, and clients have been seen calling "//model-versions/…".
+  for (const url of ["/model-versions/get-artifact", "//model-versions/get-artifact"]) app.get(url, async (req, reply) => {
     const q = req.query as Input;
     const name = reqString(q, "name");
     const version = reqString(q, "version");
