@@ -86,7 +86,7 @@ export function ingestSpan(span: OtlpSpan, resource: OtlpKeyValue[]): IngestedSp
   if (!span.traceId || !span.spanId) throw new Error("trace_id and span_id are required");
   const traceId = mlflowTraceId(span.traceId);
   const attributes = new Map<string, string>();
-  for (const kv of span.attributes ?? []) attributes.set(kv.key, dumps(anyToPy(kv.value)));
+  for (const kv of span.attributes ?? []) attributes.set(kv.key, undoubleDump(dumps(anyToPy(kv.value))));
   attributes.set(REQUEST_ID_ATTRIBUTE, dumps(traceId));
   const code = span.status?.code ?? 0;
   const statusName = STATUS_NAMES[code] ?? "STATUS_CODE_UNSET";
@@ -132,6 +132,27 @@ export function ingestSpan(span: OtlpSpan, resource: OtlpKeyValue[]): IngestedSp
     attributes,
     resource,
   };
+}
+
+/**
+ * An exporter that sets an attribute to JSON text (`'{"q": "hi"}'`) gets it dumped once more on
+ * the way in; MLflow strips that layer when the inner text is a JSON string, object or list.
+ */
+function undoubleDump(text: string): string {
+  let outer: PyValue;
+  try {
+    outer = loads(text);
+  } catch {
+    return text;
+  }
+  if (typeof outer !== "string") return text;
+  try {
+    const inner = loads(outer);
+    if (typeof inner === "string" || Array.isArray(inner) || inner instanceof PyDict) return outer;
+  } catch {
+    // only dumped once
+  }
+  return text;
 }
 
 function str(v: PyValue | undefined): string {
