@@ -24,7 +24,7 @@ export type * from "./types.js";
 export { TraceService, SEARCH_MAX_RESULTS as TRACE_SEARCH_MAX_RESULTS, SPANS_LOCATION_TAG, TRACKING_STORE, ARTIFACT_LOCATION_TAG } from "./traces/service.js";
 export type { TraceInfoInput, TraceSearch } from "./traces/service.js";
 export type { TraceRecord } from "./traces/store.js";
-export { decodeExportRequest, EXPORT_RESPONSE } from "./traces/otlp.js";
+export { decodeExportRequest, encodeExportRequest, EXPORT_RESPONSE, type OtlpExportRequest, type OtlpSpan } from "./traces/otlp.js";
 export { traceDataJson } from "./traces/spans.js";
 export { traceInfoFromWire, traceInfoToWire, traceInfoToWireV2, traceToWire, keyValueList, parseState } from "./traces/wire.js";
 

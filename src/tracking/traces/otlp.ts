@@ -180,3 +180,8 @@ export function decodeExportRequest(body: Buffer, json: boolean): OtlpExportRequ
 
 /** The (empty) ExportTraceServiceResponse: every span was accepted. */
 export const EXPORT_RESPONSE = Buffer.alloc(0);
+
+/** Encodes an OTLP export request (camelCase fields, base64 ids) as protobuf: for tests and benchmarks. */
+export function encodeExportRequest(request: OtlpExportRequest): Buffer {
+  return Buffer.from(ExportRequest.encode(ExportRequest.fromObject(request as Record<string, unknown>)).finish());
+}

@@ -347,7 +347,7 @@ export class TraceService {
     if (body.feedback === undefined && body.expectation === undefined) throw invalidParameter("An assessment must have either a feedback or an expectation value.");
     await this.store.transaction(async (tx) => {
       if (body.overrides) {
-        const old = await this.store.assessment(a.trace_id, body.overrides);
+        const old = await this.store.assessment(a.trace_id, body.overrides, tx);
         if (!old) throw notFound(`Assessment with ID '${body.overrides}' not found for trace '${a.trace_id}'`);
         await this.store.invalidateAssessment(body.overrides, tx);
       }

@@ -263,8 +263,8 @@ export class TraceStore {
     return out;
   }
 
-  async assessment(traceId: string, assessmentId: string): Promise<AssessmentRow | undefined> {
-    const list = (await this.assessmentsOf(this.db, [traceId])).get(traceId) ?? [];
+  async assessment(traceId: string, assessmentId: string, ex: SqlExecutor = this.db): Promise<AssessmentRow | undefined> {
+    const list = (await this.assessmentsOf(ex, [traceId])).get(traceId) ?? [];
     return list.find((a) => a.assessmentId === assessmentId);
   }
 
