@@ -17,7 +17,7 @@ import {
   type TraceService,
   type TrackingServices,
 } from "../tracking/index.js";
-import type { WireAssessment } from "../wire/traces.js";
+import type { WireAssessment } from "../wire/index.js";
 import { resolveArtifactLocation } from "./artifacts.js";
 import type { DomainDeps } from "./deps.js";
 import { input, optBool, optInt, optString, optStringList, reqString, type Input } from "./params.js";

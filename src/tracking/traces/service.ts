@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { invalidParameter, MlflowError, notFound } from "../../errors.js";
 import { offsetFromToken, encodePageToken } from "../../paging.js";
 import type { SqlExecutor } from "../../store/index.js";
-import type { TraceState, WireAssessment } from "../../wire/traces.js";
+import type { TraceState, WireAssessment } from "../../wire/index.js";
 import type { ExperimentService } from "../experiments.js";
 import { joinUri } from "../experiments.js";
 import type { OtlpExportRequest } from "./otlp.js";

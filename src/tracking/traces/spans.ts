@@ -1,4 +1,4 @@
-import type { WireAnyValue, WireSpan } from "../../wire/traces.js";
+import type { WireAnyValue, WireSpan } from "../../wire/index.js";
 import type { OtlpAnyValue, OtlpKeyValue, OtlpSpan } from "./otlp.js";
 import { dumps, loads, PyDict, PyFloat, PyInt, type PyValue } from "./py-json.js";
 

@@ -1,5 +1,5 @@
 import type { SqlDriver, SqlExecutor, SqlValue } from "../../store/index.js";
-import type { TraceState, WireAssessment } from "../../wire/traces.js";
+import type { TraceState, WireAssessment } from "../../wire/index.js";
 import type { CompiledTraceSearch } from "./search.js";
 import type { SpanRow } from "./spans.js";
 

@@ -1,5 +1,5 @@
 import { invalidParameter } from "../../errors.js";
-import type { TraceState, WireAssessment, WireTrace, WireTraceInfo, WireTraceInfoV2 } from "../../wire/traces.js";
+import type { TraceState, WireAssessment, WireTrace, WireTraceInfo, WireTraceInfoV2 } from "../../wire/index.js";
 import type { TraceInfoInput } from "./service.js";
 import { contentToWire } from "./spans.js";
 import type { TraceRecord } from "./store.js";
