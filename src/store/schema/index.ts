@@ -4,6 +4,7 @@ import { registry } from "./0002-registry.js";
 import { trackingRuns } from "./0003-tracking-runs.js";
 import { runSearch } from "./0005-run-search.js";
 import { traces } from "./0007-traces.js";
+import { metricIndexes } from "./0009-metric-indexes.js";
 
 /** Every migration, in order. A new schema change is a new file and a new line here. */
-export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, traces];
+export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, traces, metricIndexes];
