@@ -246,7 +246,9 @@ describe("traces API", () => {
 
     const run = await createRun(t, { experimentId: exp });
     expect((await t.call("POST", "traces/link-to-run", { trace_ids: [TRACE_ID], run_id: run })).status).toBe(200);
-    expect((await t.call("POST", "traces/link-to-run", { trace_ids: ["tr-missing"], run_id: run })).status).toBe(404);
+    // A trace may be linked before its spans arrive (clients export in the background); the run must exist.
+    expect((await t.call("POST", "traces/link-to-run", { trace_ids: ["tr-not-yet"], run_id: run })).status).toBe(200);
+    expect((await t.call("POST", "traces/link-to-run", { trace_ids: [TRACE_ID], run_id: "f".repeat(32) })).status).toBe(404);
     const byRun = await t.call("POST", `${V3}traces/search`, { locations: [{ mlflow_experiment: { experiment_id: exp } }], filter: `trace.run_id = '${run}'` });
     expect(byRun.body.traces.map((x: { trace_id: string }) => x.trace_id)).toEqual([TRACE_ID]);
 
@@ -286,7 +288,7 @@ describe("traces API", () => {
     expect(await search("feedback.quality > 0.5")).toBe(1);
     expect(await search("feedback.quality > 0.9")).toBe(0);
 
-    const upd = await t.call("PATCH", `${V3}traces/${TRACE_ID}/assessments/${a.assessment_id}`, { assessment: { feedback: { value: 0.95 } }, update_mask: "feedback" });
+    const upd = await t.call("PATCH", `${V3}traces/${TRACE_ID}/assessments/${a.assessment_id}`, { assessment: { feedback: { value: 0.95 }, assessment_name: "quality" }, update_mask: "assessmentName,feedback" });
     expect(upd.body.assessment.feedback).toEqual({ value: 0.95 });
     expect(await search("feedback.quality > 0.9")).toBe(1);
 
@@ -300,6 +302,8 @@ describe("traces API", () => {
 
     await t.call("DELETE", `${V3}traces/${TRACE_ID}/assessments/${over.body.assessment.assessment_id}`);
     expect((await t.call("GET", `${V3}traces/${TRACE_ID}/assessments/${over.body.assessment.assessment_id}`)).status).toBe(404);
+    // Deleting the override makes the overridden assessment count again.
+    expect((await t.call("GET", `${V3}traces/${TRACE_ID}/assessments/${a.assessment_id}`)).body.assessment.valid).toBe(true);
     expect((await t.call("POST", `${V3}traces/${TRACE_ID}/assessments`, { assessment: { trace_id: TRACE_ID } })).status).toBe(400);
   });
 

@@ -220,6 +220,7 @@ function registerTraceInfoRoutes(app: FastifyInstance, traces: TraceService): vo
         const type = typeof o.aggregation_type === "number" ? names[o.aggregation_type] : o.aggregation_type;
         return { type: String(type), percentile: typeof o.percentile_value === "number" ? o.percentile_value : undefined };
       }),
+      dimensions: optStringList(inp, "dimensions") ?? [],
       filters: optStringList(inp, "filters") ?? [],
       timeIntervalSeconds: optInt(inp, "time_interval_seconds"),
       startTimeMs: optInt(inp, "start_time_ms"),
@@ -241,7 +242,9 @@ function registerAssessmentRoutes(app: FastifyInstance, traces: TraceService): v
     const mask = inp.update_mask;
     const paths = typeof mask === "string" ? mask.split(",") : Array.isArray((mask as { paths?: unknown })?.paths) ? ((mask as { paths: string[] }).paths) : [];
     const traceId = idParam(req, "trace_id");
-    return { assessment: await traces.updateAssessment(traceId, idParam(req, "assessment_id"), assessmentOf(inp, traceId), paths.map((p) => p.trim()).filter(Boolean)) };
+    // A FieldMask in JSON names fields in lowerCamelCase (`assessmentName`).
+    const snake = paths.map((p) => p.trim().replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)).filter(Boolean);
+    return { assessment: await traces.updateAssessment(traceId, idParam(req, "assessment_id"), assessmentOf(inp, traceId), snake) };
   });
   route(app, "DELETE", "traces/:trace_id/assessments/:assessment_id", V3, async (req) => {
     await traces.deleteAssessment(idParam(req, "trace_id"), idParam(req, "assessment_id"));
@@ -306,7 +309,7 @@ function registerUiRoutes(app: FastifyInstance, traces: TraceService): void {
     }
     return reply
       .type("application/octet-stream")
-      .header("Content-Disposition", 'attachment; filename="traces.json"')
+      .header("Content-Disposition", "attachment; filename=traces.json")
       .send(data);
   };
   app.get("/ajax-api/2.0/mlflow/get-trace-artifact", traceArtifact);

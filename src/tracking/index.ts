@@ -34,6 +34,6 @@ export async function createTrackingServices(db: SqlDriver, defaultArtifactRoot:
   const experiments = new ExperimentService(store, defaultArtifactRoot, experimentCompiler(db.dialect));
   await experiments.init();
   const runs = new RunService(new RunStore(db), store);
-  const traces = new TraceService(new TraceStore(db), experiments);
+  const traces = new TraceService(new TraceStore(db), experiments, (runId) => runs.locate(runId));
   return { experiments, runs, traces };
 }

@@ -4,7 +4,8 @@ import type { Migration } from "../migrations.js";
  * Traces (MLflow 3): one `trace_info` row per trace, its tags and request
  * metadata as key/value rows, its spans (MLflow's span dict in `content`,
  * the searchable fields beside it), its assessments, and the runs it was
- * linked to. Everything hangs off `trace_info` and goes with it.
+ * linked to. Everything hangs off `trace_info` and goes with it, except the
+ * run links: a client may link a trace whose spans are still on their way.
  */
 export const traces: Migration = {
   version: 7,
@@ -62,7 +63,7 @@ CREATE TABLE assessments (
 );
 CREATE INDEX assessments_trace ON assessments (trace_id, created_timestamp);
 CREATE TABLE trace_run_links (
-  request_id TEXT NOT NULL REFERENCES trace_info(request_id) ON DELETE CASCADE,
+  request_id TEXT NOT NULL,
   run_id TEXT NOT NULL,
   PRIMARY KEY (request_id, run_id)
 );

@@ -70,6 +70,8 @@ export class TraceService {
   constructor(
     readonly store: TraceStore,
     private readonly experiments: ExperimentService,
+    /** Throws RESOURCE_DOES_NOT_EXIST for an unknown run. */
+    private readonly requireRun: (runId: string) => Promise<unknown>,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -87,7 +89,7 @@ export class TraceService {
   }
 
   /** `StartTraceV3`: records a finished trace's info, merging with spans that may have arrived first. */
-  async start(input: TraceInfoInput): Promise<TraceRecord> {
+  async start(input: TraceInfoInput, finalize = true): Promise<TraceRecord> {
     if (!input.traceId) throw invalidParameter("Missing value for required parameter 'trace.trace_info.trace_id'.");
     const exp = await this.activeExperiment(input.experimentId);
     for (const [k, v] of Object.entries(input.tags)) validateTag(k, v);
@@ -112,7 +114,9 @@ export class TraceService {
         });
       }
       await this.store.setTags(tx, input.traceId, { ...input.tags, [ARTIFACT_LOCATION_TAG]: this.artifactLocation(exp.artifactLocation, input.traceId) });
-      await this.store.setTags(tx, input.traceId, { ...input.metadata, [INFO_FINALIZED_METADATA]: "true" }, "trace_request_metadata");
+      // StartTraceV3 carries the finished trace's fields: later spans must not move them.
+      const metadata = finalize ? { ...input.metadata, [INFO_FINALIZED_METADATA]: "true" } : input.metadata;
+      await this.store.setTags(tx, input.traceId, metadata, "trace_request_metadata");
       for (const a of input.assessments) await this.store.putAssessment(this.assessmentRow({ ...a, trace_id: input.traceId }), tx);
       return (await this.store.records([input.traceId], tx))[0]!;
     });
@@ -132,7 +136,7 @@ export class TraceService {
       tags,
       metadata,
       assessments: [],
-    });
+    }, false);
   }
 
   /** The v2 `EndTrace`: sets the end, the status, and merges metadata and tags. */
@@ -306,10 +310,10 @@ export class TraceService {
   }
 
   async linkToRun(traceIds: readonly string[], runId: string): Promise<void> {
+    if (traceIds.length === 0) return;
     if (traceIds.length > 100) throw invalidParameter(`Cannot link more than 100 traces to a run in a single request. Provided ${traceIds.length} traces.`);
-    const found = await this.store.existing(traceIds);
-    const missing = traceIds.filter((id) => !found.has(id));
-    if (missing.length > 0) throw notFound(`Traces not found: ${missing.join(", ")}`);
+    await this.requireRun(runId);
+    // As MLflow does, a link may name a trace that has not arrived yet (clients export asynchronously).
     await this.store.linkToRun(traceIds, runId);
   }
 
@@ -384,8 +388,15 @@ export class TraceService {
     return body;
   }
 
+  /** Deletes an assessment; the one it overrode becomes valid again. */
   async deleteAssessment(traceId: string, assessmentId: string): Promise<void> {
-    await this.store.deleteAssessment(traceId, assessmentId);
+    const row = await this.store.assessment(traceId, assessmentId);
+    if (!row) return;
+    await this.store.transaction(async (tx) => {
+      await this.store.deleteAssessment(traceId, assessmentId, tx);
+      const overridden = row.body.overrides ? await this.store.assessment(traceId, row.body.overrides, tx) : undefined;
+      if (overridden) await this.store.putAssessment({ ...overridden, valid: true, body: { ...overridden.body, valid: true } }, tx);
+    });
   }
 
   // ---- analytics --------------------------------------------------------------
@@ -412,6 +423,7 @@ export class TraceService {
     experimentIds: string[];
     metricName: string;
     aggregations: { type: string; percentile?: number }[];
+    dimensions?: string[];
     filters: string[];
     timeIntervalSeconds?: number;
     startTimeMs?: number;
@@ -435,23 +447,37 @@ export class TraceService {
       where.push("t.timestamp_ms < ?");
       params.push(q.endTimeMs);
     }
+    const dimensionColumns: Record<string, string> = {
+      trace_status: "t.status",
+      trace_name: `(SELECT kv.value FROM trace_tags kv WHERE kv.request_id = t.request_id AND kv.key = '${TRACE_NAME_TAG}')`,
+    };
+    const dims = q.dimensions ?? [];
+    for (const d of dims) {
+      if (!dimensionColumns[d]) throw invalidParameter(`Unsupported dimension '${d}' for view type TRACES; use one of ${Object.keys(dimensionColumns).join(", ")}`);
+    }
     const rows = await this.store.traceValues(
       q.experimentIds.filter((id) => /^\d+$/.test(id)),
       expr,
+      dims.map((d) => dimensionColumns[d]!),
       where.length ? where.join(" AND ") : "1 = 1",
       params,
     );
-    const buckets = new Map<string, number[]>();
+    const buckets = new Map<string, { dimensions: Record<string, string>; values: number[] }>();
     const interval = q.timeIntervalSeconds ? q.timeIntervalSeconds * 1000 : undefined;
     for (const r of rows) {
       if (r.v === null) continue;
-      const key = interval ? new Date(Math.floor(r.ts / interval) * interval).toISOString() : "";
-      let list = buckets.get(key);
-      if (!list) buckets.set(key, (list = []));
-      list.push(r.v);
+      const dimensions: Record<string, string> = {};
+      if (interval) dimensions.time_bucket = new Date(Math.floor(r.ts / interval) * interval).toISOString();
+      dims.forEach((d, i) => {
+        dimensions[d] = r.dims[i] ?? "";
+      });
+      const key = JSON.stringify(Object.values(dimensions));
+      let b = buckets.get(key);
+      if (!b) buckets.set(key, (b = { dimensions, values: [] }));
+      b.values.push(r.v);
     }
     const out = [];
-    for (const [key, values] of [...buckets].sort(([a], [b]) => a.localeCompare(b))) {
+    for (const [, { dimensions, values }] of [...buckets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const sorted = [...values].sort((a, b) => a - b);
       const agg: Record<string, number> = {};
       for (const a of q.aggregations) {
@@ -466,7 +492,7 @@ export class TraceService {
           agg[`P${p}`] = percentile(sorted, p);
         } else throw invalidParameter(`Unsupported aggregation type '${a.type}'`);
       }
-      out.push({ metric_name: q.metricName, dimensions: interval ? { time_bucket: key } : {}, values: agg });
+      out.push({ metric_name: q.metricName, dimensions, values: agg });
     }
     return out;
   }

@@ -183,13 +183,24 @@ export class TraceStore {
   }
 
   /** Rows for metrics: the numeric value of each trace matching the filter (no value for COUNT). */
-  async traceValues(experimentIds: readonly string[], expr: string, where: string, params: readonly SqlValue[]): Promise<{ v: number | null; ts: number }[]> {
+  async traceValues(
+    experimentIds: readonly string[],
+    expr: string,
+    dimensions: readonly string[],
+    where: string,
+    params: readonly SqlValue[],
+  ): Promise<{ v: number | null; ts: number; dims: (string | null)[] }[]> {
     if (experimentIds.length === 0) return [];
-    const rows = await this.db.all<{ v: number | string | null; ts: number | string }>(
-      `SELECT ${expr} AS v, t.timestamp_ms AS ts FROM trace_info t WHERE t.experiment_id IN (${placeholders(experimentIds.length)}) AND ${where}`,
+    const dimCols = dimensions.map((d, i) => `, ${d} AS d${i}`).join("");
+    const rows = await this.db.all<Record<string, number | string | null>>(
+      `SELECT ${expr} AS v, t.timestamp_ms AS ts${dimCols} FROM trace_info t WHERE t.experiment_id IN (${placeholders(experimentIds.length)}) AND ${where}`,
       [...experimentIds.map(Number), ...params],
     );
-    return rows.map((r) => ({ v: r.v === null ? null : Number(r.v), ts: Number(r.ts) }));
+    return rows.map((r) => ({
+      v: r.v === null || r.v === undefined ? null : Number(r.v),
+      ts: Number(r.ts),
+      dims: dimensions.map((_, i) => (r[`d${i}`] === null || r[`d${i}`] === undefined ? null : String(r[`d${i}`]))),
+    }));
   }
 
   async deleteTraces(experimentId: string, opts: { maxTimestampMs?: number; maxTraces?: number; traceIds?: string[] }): Promise<number> {
@@ -218,6 +229,7 @@ export class TraceStore {
       for (let i = 0; i < ids.length; i += 500) {
         const chunk = ids.slice(i, i + 500);
         await tx.run(`DELETE FROM trace_info WHERE request_id IN (${placeholders(chunk.length)})`, chunk);
+        await tx.run(`DELETE FROM trace_run_links WHERE request_id IN (${placeholders(chunk.length)})`, chunk);
       }
       return ids.length;
     });
@@ -276,8 +288,8 @@ export class TraceStore {
     );
   }
 
-  async deleteAssessment(traceId: string, assessmentId: string): Promise<number> {
-    return (await this.db.run("DELETE FROM assessments WHERE trace_id = ? AND assessment_id = ?", [traceId, assessmentId])).changes;
+  async deleteAssessment(traceId: string, assessmentId: string, ex: SqlExecutor = this.db): Promise<number> {
+    return (await ex.run("DELETE FROM assessments WHERE trace_id = ? AND assessment_id = ?", [traceId, assessmentId])).changes;
   }
 
   async invalidateAssessment(assessmentId: string, ex: SqlExecutor = this.db): Promise<void> {
