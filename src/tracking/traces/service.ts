@@ -6,6 +6,7 @@ import type { TraceState, WireAssessment } from "../../wire/index.js";
 import type { ExperimentService } from "../experiments.js";
 import { joinUri } from "../experiments.js";
 import type { OtlpExportRequest } from "./otlp.js";
+import { dumps, fromPlain } from "./py-json.js";
 import { compileTraceSearch, TRACE_NAME_TAG } from "./search.js";
 import {
   attributeText,
@@ -55,6 +56,13 @@ function validateTag(key: string, value: string): void {
   if (key === "") throw invalidParameter("Missing value for required parameter 'key'.");
   if (key.length > MAX_TAG_KEY) throw invalidParameter(`Trace tag key '${key.slice(0, 50)}...' exceeds the maximum length of ${MAX_TAG_KEY}`);
   if (value.length > MAX_TAG_VALUE) throw invalidParameter(`Trace tag value for '${key}' exceeds the maximum length of ${MAX_TAG_VALUE}`);
+}
+
+/** MLflow keeps an expectation that is not a plain value (an object, a list) as JSON text in `serialized_value`. */
+function normaliseExpectation<T extends Partial<WireAssessment>>(a: T): T {
+  const v = a.expectation?.value;
+  if (v === undefined || v === null || typeof v !== "object") return a;
+  return { ...a, expectation: { serialized_value: { serialization_format: "JSON_FORMAT", value: dumps(fromPlain(v)) } } };
 }
 
 function newAssessmentId(): string {
@@ -342,7 +350,7 @@ export class TraceService {
     await this.getInfo(a.trace_id);
     const nowIso = new Date(this.now()).toISOString();
     const body: WireAssessment = {
-      ...a,
+      ...normaliseExpectation(a),
       assessment_id: newAssessmentId(),
       create_time: a.create_time ?? nowIso,
       last_update_time: a.last_update_time ?? nowIso,
@@ -378,7 +386,7 @@ export class TraceService {
         body.feedback = patch.feedback;
       } else if (path === "expectation") {
         if (body.feedback !== undefined) throw invalidParameter("Cannot change the type of an assessment from feedback to expectation.");
-        body.expectation = patch.expectation;
+        body.expectation = normaliseExpectation(patch).expectation;
       } else if (path === "rationale") body.rationale = patch.rationale;
       else if (path === "metadata") body.metadata = { ...(body.metadata ?? {}), ...(patch.metadata ?? {}) };
       else throw invalidParameter(`Invalid update mask path '${path}'`);
