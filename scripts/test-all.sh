@@ -5,7 +5,7 @@
 #      the Python venvs with the pinned mlflow clients (scripts/setup-python.sh)
 #   2. typecheck + vitest (unit, HTTP, reliability tests)
 #   3. the compatibility suite (test/compat) with mlflow 3.x (.venv) and mlflow 2.x (.venv2)
-#   4. on PostgreSQL, when its server binaries are installed: the store contract and HTTP tests,
+#   4. on PostgreSQL, when its server binaries are installed: the store contracts and HTTP tests,
 #      and the compatibility suite (a throwaway cluster from scripts/pg-start.sh)
 #   5. the browser end-to-end tests (test/e2e) in headless Chromium
 #
@@ -106,8 +106,8 @@ else
   pg_uri="$(scripts/pg-start.sh)" || fail "scripts/pg-start.sh could not start PostgreSQL"
   echo "PostgreSQL at $pg_uri"
 
-  step "store contract and HTTP tests on PostgreSQL"
-  MLOOP_TEST_POSTGRES_URL="$pg_uri" run npx vitest run src/store src/tracking
+  step "store contracts and HTTP tests on PostgreSQL (tracking, registry, logged models, webhooks)"
+  MLOOP_TEST_POSTGRES_URL="$pg_uri" run npx vitest run src/store src/tracking src/registry
 
   step "compat on PostgreSQL: mlflow 3.x (.venv)"
   (cd test/compat && MLOOP_TEST_POSTGRES_URL="$pg_uri" MLOOP_COMPAT_BACKEND_URI="$pg_uri" \

@@ -116,7 +116,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   // One call per domain, in dependency order; each returns the services later ones use.
   const deps: DomainDeps = { config, db };
   const tracking = await registerTracking(app, deps);
-  const registry = registerRegistry(app, deps);
+  const registry = registerRegistry(app, deps, { tracking });
   await registerArtifacts(app, deps, { tracking, registry });
   registerTraces(app, deps, { tracking });
   registerWebUi(app, deps);

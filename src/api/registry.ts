@@ -3,6 +3,7 @@ import { invalidParameter } from "../errors.js";
 import { optArray, optBool, optInt, optString, optStringList, optTags, reqString, type Input } from "./params.js";
 import { mlflowRoute } from "./routing.js";
 import { createRegistryServices, type RegistryServices } from "../registry/index.js";
+import type { TrackingServices } from "../tracking/index.js";
 import type { DomainDeps } from "./deps.js";
 
 /** Query string for GET; JSON body otherwise, with the query string filling gaps (DELETE). */
@@ -28,8 +29,8 @@ function keyValues(inp: Input, name: string): { key: string; value: string }[] {
  * The registry's part of `buildApp`: services, routes, and the webhook sender
  * (started when the app is ready, stopped before the database closes).
  */
-export function registerRegistry(app: FastifyInstance, deps: DomainDeps): RegistryServices {
-  const services = createRegistryServices(deps.db, deps.config);
+export function registerRegistry(app: FastifyInstance, deps: DomainDeps, domains: { tracking: TrackingServices }): RegistryServices {
+  const services = createRegistryServices(deps.db, { tracking: domains.tracking, config: deps.config });
   registerRegistryRoutes(app, services);
   app.addHook("onReady", async () => services.webhooks.start());
   app.addHook("preClose", async () => services.webhooks.close());

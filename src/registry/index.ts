@@ -1,11 +1,18 @@
 import type { ServerConfig } from "../config.js";
 import type { SqlDriver } from "../store/index.js";
+import type { TrackingServices } from "../tracking/index.js";
 import { LoggedModelService } from "./logged-models.js";
+import { LoggedModelStore } from "./logged-models-store.js";
+import { ModelVersionStore } from "./model-versions-store.js";
 import { ModelRegistryService } from "./models.js";
-import { RegistryStore } from "./store.js";
+import { RegisteredModelStore } from "./registered-models-store.js";
 import { WebhookService, type DispatcherOptions } from "./webhooks.js";
+import { WebhookStore } from "./webhooks-store.js";
 
-export { RegistryStore } from "./store.js";
+export { RegisteredModelStore, type RegisteredModelRecord } from "./registered-models-store.js";
+export { ModelVersionStore, type ModelVersionRow } from "./model-versions-store.js";
+export { LoggedModelStore, type LoggedModelRow } from "./logged-models-store.js";
+export { WebhookStore, type DeliveryRow, type WebhookWithSecret } from "./webhooks-store.js";
 export { resolveVersionSource, checkSourceSyntax, isWithinRoot } from "./source.js";
 export { signPayload, WEBHOOK_EVENTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_ID_HEADER, type DispatcherOptions } from "./webhooks.js";
 export { isPrivateAddress } from "./ssrf.js";
@@ -21,11 +28,24 @@ export interface RegistryServices {
   webhooks: WebhookService;
 }
 
+/** What the registry needs besides its database: tracking's services (experiments and runs are read through them) and the webhook policy. */
+export interface RegistryDeps {
+  tracking: Pick<TrackingServices, "experiments" | "runs">;
+  config: Pick<ServerConfig, "webhookAllowList">;
+  webhookOptions?: DispatcherOptions;
+}
+
 /** Builds the registry services on an open database. */
-export function createRegistryServices(db: SqlDriver, config: Pick<ServerConfig, "webhookAllowList">, webhookOptions: DispatcherOptions = {}): RegistryServices {
-  const store = new RegistryStore(db);
-  const webhooks = new WebhookService(store, { allowList: config.webhookAllowList }, webhookOptions);
-  const models = new ModelRegistryService(store, (event, name, data) => webhooks.emit(event, name, data));
-  const loggedModels = new LoggedModelService(store);
+export function createRegistryServices(db: SqlDriver, deps: RegistryDeps): RegistryServices {
+  const registeredModels = new RegisteredModelStore(db);
+  const versions = new ModelVersionStore(db, registeredModels);
+  const loggedModelStore = new LoggedModelStore(db);
+  const webhooks = new WebhookService(new WebhookStore(db), { allowList: deps.config.webhookAllowList }, deps.webhookOptions ?? {});
+  const runs = deps.tracking.runs;
+  const models = new ModelRegistryService(
+    { registeredModels, versions, loggedModels: loggedModelStore, findRun: (id) => runs.find(id) },
+    (event, name, data) => webhooks.emit(event, name, data),
+  );
+  const loggedModels = new LoggedModelService(loggedModelStore, versions, deps.tracking);
   return { models, loggedModels, webhooks };
 }

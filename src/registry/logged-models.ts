@@ -2,7 +2,9 @@ import crypto from "node:crypto";
 import { invalidParameter, invalidState, notFound } from "../errors.js";
 import { decodePageToken, encodePageToken } from "../paging.js";
 import { parseFilter } from "./filter.js";
-import type { RegistryStore } from "./store.js";
+import { joinUri, type ExperimentService, type RunService } from "../tracking/index.js";
+import type { LoggedModelStore } from "./logged-models-store.js";
+import type { ModelVersionStore } from "./model-versions-store.js";
 import { LOGGED_MODEL_STATUSES, type KeyValue, type LoggedModel, type LoggedModelStatus } from "./types.js";
 import { REGISTRY_LIMITS, validateLoggedModelName, validateMaxResults, validateTags } from "./validation.js";
 
@@ -12,12 +14,6 @@ const NOUNS = ["ant", "bass", "crane", "doe", "eel", "finch", "gnu", "hawk", "ib
 function randomName(): string {
   const pick = <T>(a: T[]) => a[crypto.randomInt(a.length)]!;
   return `${pick(ADJECTIVES)}-${pick(NOUNS)}-${crypto.randomInt(1000)}`;
-}
-
-function joinUri(root: string, ...parts: string[]): string {
-  let out = root;
-  for (const p of parts) out = out.endsWith("/") ? `${out}${p}` : `${out}/${p}`;
-  return out;
 }
 
 /** Reads a logged-model status from its name or proto number. */
@@ -47,24 +43,34 @@ export interface LoggedModelSearch {
  */
 export class LoggedModelService {
   constructor(
-    private readonly store: RegistryStore,
+    private readonly store: LoggedModelStore,
+    /** A model's registrations are the model versions made from it. */
+    private readonly versions: Pick<ModelVersionStore, "registrationsOf">,
+    /** Experiments and runs, through tracking's door. */
+    private readonly tracking: { experiments: Pick<ExperimentService, "find">; runs: Pick<RunService, "find"> },
     private readonly now: () => number = Date.now,
   ) {}
+
+  private async withRegistrations(models: LoggedModel[]): Promise<LoggedModel[]> {
+    const regs = await this.versions.registrationsOf(models.map((m) => m.info.model_id));
+    for (const m of models) m.info.registrations = regs.get(m.info.model_id) ?? [];
+    return models;
+  }
 
   async create(inp: { experimentId: string; name?: string; modelType?: string; sourceRunId?: string; params: KeyValue[]; tags: KeyValue[] }): Promise<LoggedModel> {
     const name = inp.name === "" ? undefined : inp.name;
     validateLoggedModelName(name);
     validateTags(inp.tags);
-    const exp = await this.store.getExperiment(inp.experimentId);
+    const exp = await this.tracking.experiments.find(inp.experimentId);
     if (!exp) throw notFound(`No Experiment with id=${inp.experimentId} exists`);
     if (exp.lifecycle_stage !== "active") throw invalidState(`The experiment ${inp.experimentId} must be in the 'active' state. Current state is ${exp.lifecycle_stage}.`);
     if (inp.sourceRunId) {
-      const run = await this.store.getRun(inp.sourceRunId);
+      const run = await this.tracking.runs.find(inp.sourceRunId);
       if (!run) throw notFound(`Run with id=${inp.sourceRunId} not found`);
     }
     const modelId = `m-${crypto.randomUUID().replace(/-/g, "")}`;
     const ts = this.now();
-    await this.store.createLoggedModel(
+    await this.store.create(
       {
         model_id: modelId,
         experiment_id: Number(exp.experiment_id),
@@ -85,13 +91,13 @@ export class LoggedModelService {
   }
 
   async get(modelId: string, allowDeleted = false): Promise<LoggedModel> {
-    const m = await this.store.getLoggedModel(modelId, allowDeleted);
+    const m = await this.store.get(modelId, allowDeleted);
     if (!m) throw notFound(`Logged model with ID '${modelId}' not found.`);
-    return m;
+    return (await this.withRegistrations([m]))[0]!;
   }
 
   private async requireActive(modelId: string): Promise<void> {
-    const row = await this.store.getLoggedModelRow(modelId);
+    const row = await this.store.row(modelId);
     if (!row) throw notFound(`Logged model with ID '${modelId}' not found.`);
   }
 
@@ -101,24 +107,24 @@ export class LoggedModelService {
       throw invalidParameter(`Invalid status '${status}' to finalize a logged model: use LOGGED_MODEL_READY or LOGGED_MODEL_UPLOAD_FAILED`);
     }
     await this.requireActive(modelId);
-    await this.store.finalizeLoggedModel(modelId, status, this.now());
+    await this.store.finalize(modelId, status, this.now());
     return this.get(modelId);
   }
 
   async delete(modelId: string): Promise<void> {
     await this.requireActive(modelId);
-    await this.store.deleteLoggedModel(modelId, this.now());
+    await this.store.delete(modelId, this.now());
   }
 
   async setTags(modelId: string, tags: KeyValue[]): Promise<void> {
     validateTags(tags);
     await this.requireActive(modelId);
-    await this.store.setLoggedModelTags(modelId, tags, this.now());
+    await this.store.setTags(modelId, tags, this.now());
   }
 
   async deleteTag(modelId: string, key: string): Promise<void> {
     await this.requireActive(modelId);
-    if (!(await this.store.deleteLoggedModelTag(modelId, key))) {
+    if (!(await this.store.deleteTag(modelId, key))) {
       throw notFound(`No tag with key '${key}' found for model with ID '${modelId}'.`);
     }
   }
@@ -129,7 +135,7 @@ export class LoggedModelService {
       if (p.value.length > 8000) throw invalidParameter(`Param value for '${p.key}' exceeds 8000 characters`);
     }
     await this.requireActive(modelId);
-    await this.store.logLoggedModelParams(modelId, params);
+    await this.store.logParams(modelId, params);
   }
 
   async search(q: LoggedModelSearch): Promise<{ models: LoggedModel[]; nextPageToken?: string }> {
@@ -143,10 +149,10 @@ export class LoggedModelService {
       if (!o || typeof o.field_name !== "string" || !o.field_name) throw invalidParameter("Each order_by entry needs a field_name");
       return { field: o.field_name, ascending: o.ascending === undefined ? true : o.ascending === true || o.ascending === "true" };
     });
-    const sql = this.store.compileLoggedModelQuery(ids, parseFilter(q.filter), order);
+    const sql = this.store.compileSearch(ids, parseFilter(q.filter), order);
     const state = decodePageToken(q.pageToken);
     const offset = typeof state?.offset === "number" && Number.isSafeInteger(state.offset) && state.offset >= 0 ? state.offset : 0;
-    const rows = await this.store.searchLoggedModels(sql, limit + 1, offset);
+    const rows = await this.withRegistrations(await this.store.search(sql, limit + 1, offset));
     return { models: rows.slice(0, limit), nextPageToken: rows.length > limit ? encodePageToken({ offset: offset + limit }) : undefined };
   }
 }

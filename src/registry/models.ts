@@ -1,8 +1,10 @@
 import { invalidParameter, notFound } from "../errors.js";
 import { decodePageToken, encodePageToken } from "../paging.js";
 import { parseFilter, parseOrderBy } from "./filter.js";
-import { resolveVersionSource } from "./source.js";
-import type { RegistryStore } from "./store.js";
+import type { LoggedModelStore } from "./logged-models-store.js";
+import type { ModelVersionStore } from "./model-versions-store.js";
+import type { RegisteredModelRecord, RegisteredModelStore } from "./registered-models-store.js";
+import { resolveVersionSource, type SourceLookups } from "./source.js";
 import { STAGES, type KeyValue, type ModelVersion, type RegisteredModel } from "./types.js";
 import {
   REGISTRY_LIMITS,
@@ -42,62 +44,106 @@ export function parseStage(raw: unknown): string {
   return s;
 }
 
+/** What the registry service reads and writes. */
+export interface ModelRegistryStores {
+  registeredModels: RegisteredModelStore;
+  versions: ModelVersionStore;
+  /** For `models:/<model_id>` sources. */
+  loggedModels: LoggedModelStore;
+  /** Runs, through tracking's door, for `runs:/` sources and `run_id`. */
+  findRun: SourceLookups["findRun"];
+}
+
 /** Registered models, model versions, stages and aliases. */
 export class ModelRegistryService {
+  private readonly models: RegisteredModelStore;
+  private readonly versions: ModelVersionStore;
+  private readonly sources: SourceLookups;
+
   constructor(
-    private readonly store: RegistryStore,
+    stores: ModelRegistryStores,
     private readonly emit: EventSink,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.models = stores.registeredModels;
+    this.versions = stores.versions;
+    this.sources = {
+      findRun: stores.findRun,
+      findLoggedModel: (id) => stores.loggedModels.row(id),
+      versionByAlias: (name, alias) => stores.versions.versionByAlias(name, alias),
+      versionRow: (name, version) => stores.versions.row(name, version),
+    };
+  }
+
+  /** A registered model with its latest version per stage and its aliases. */
+  private async withVersions(records: RegisteredModelRecord[]): Promise<RegisteredModel[]> {
+    const names = records.map((r) => r.name);
+    const [latest, aliases] = await Promise.all([this.versions.latestOfEach(names), this.versions.aliasesOf(names)]);
+    return records.map((r) => ({
+      name: r.name,
+      creation_timestamp: r.creation_timestamp,
+      last_updated_timestamp: r.last_updated_timestamp,
+      user_id: r.user_id,
+      description: r.description,
+      latest_versions: latest.filter((v) => v.name === r.name),
+      tags: r.tags,
+      aliases: aliases.get(r.name) ?? [],
+    }));
+  }
+
+  private async registeredModel(name: string): Promise<RegisteredModel> {
+    return (await this.withVersions([await this.models.get(name)]))[0]!;
+  }
 
   // ---- registered models --------------------------------------------------
 
   async createRegisteredModel(nameRaw: unknown, description: string | undefined, tags: KeyValue[]): Promise<RegisteredModel> {
     const name = validateModelName(nameRaw);
     validateTags(tags);
-    await this.store.createRegisteredModel(name, description, tags, this.now());
+    await this.models.create(name, description, tags, this.now());
     await this.emit("registered_model.created", name, { name, tags: Object.fromEntries(tags.map((t) => [t.key, t.value])), description: description ?? null });
-    return this.store.getRegisteredModel(name);
+    return this.registeredModel(name);
   }
 
   async getRegisteredModel(nameRaw: unknown): Promise<RegisteredModel> {
-    return this.store.getRegisteredModel(validateModelName(nameRaw));
+    return this.registeredModel(validateModelName(nameRaw));
   }
 
   async renameRegisteredModel(nameRaw: unknown, newNameRaw: unknown): Promise<RegisteredModel> {
     const name = validateModelName(nameRaw);
     const newName = validateModelName(newNameRaw, "new_name");
-    await this.store.renameRegisteredModel(name, newName, this.now());
-    return this.store.getRegisteredModel(newName);
+    await this.models.rename(name, newName, this.now());
+    return this.registeredModel(newName);
   }
 
   async updateRegisteredModel(nameRaw: unknown, description: string | undefined): Promise<RegisteredModel> {
     const name = validateModelName(nameRaw);
-    await this.store.updateRegisteredModel(name, description ?? "", this.now());
-    return this.store.getRegisteredModel(name);
+    await this.models.update(name, description ?? "", this.now());
+    return this.registeredModel(name);
   }
 
   async deleteRegisteredModel(nameRaw: unknown): Promise<void> {
-    await this.store.deleteRegisteredModel(validateModelName(nameRaw));
+    const name = validateModelName(nameRaw);
+    await this.models.delete(name, (tx) => this.versions.deleteAllOf(name, tx));
   }
 
   async setRegisteredModelTag(nameRaw: unknown, key: unknown, value: string): Promise<void> {
     const name = validateModelName(nameRaw);
     validateTag(key, value);
-    await this.store.setRegisteredModelTag(name, key, value, this.now());
+    await this.models.setTag(name, key, value, this.now());
   }
 
   async deleteRegisteredModelTag(nameRaw: unknown, key: unknown): Promise<void> {
     const name = validateModelName(nameRaw);
     if (typeof key !== "string" || !key) throw invalidParameter("Missing value for required parameter 'key'. See the API docs for more information about request parameters.");
-    await this.store.deleteRegisteredModelTag(name, key);
+    await this.models.deleteTag(name, key);
   }
 
   async searchRegisteredModels(q: SearchQuery): Promise<{ registered_models: RegisteredModel[]; next_page_token?: string }> {
     const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchModelsDefault, REGISTRY_LIMITS.searchModelsMax);
-    const sql = this.store.compileRegisteredModelQuery(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "creation_timestamp", "last_updated_timestamp"]));
+    const sql = this.models.compileSearch(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "creation_timestamp", "last_updated_timestamp"]));
     const offset = offsetOf(q.pageToken);
-    const rows = await this.store.searchRegisteredModels(sql, limit + 1, offset);
+    const rows = await this.withVersions(await this.models.search(sql, limit + 1, offset));
     const out: { registered_models: RegisteredModel[]; next_page_token?: string } = { registered_models: rows.slice(0, limit) };
     if (rows.length > limit) out.next_page_token = encodePageToken({ offset: offset + limit });
     return out;
@@ -106,7 +152,7 @@ export class ModelRegistryService {
   async getLatestVersions(nameRaw: unknown, stages: string[] | undefined): Promise<ModelVersion[]> {
     const name = validateModelName(nameRaw);
     const wanted = stages?.filter(Boolean).map(parseStage);
-    return this.store.latestVersions(name, wanted);
+    return this.versions.latest(name, wanted);
   }
 
   // ---- model versions -----------------------------------------------------
@@ -125,9 +171,9 @@ export class ModelRegistryService {
       throw invalidParameter("Missing value for required parameter 'source'. See the API docs for more information about request parameters.");
     }
     validateTags(inp.tags);
-    await this.store.requireRegisteredModel(name);
-    const resolved = await resolveVersionSource(this.store, inp.source, inp.runId || undefined, inp.modelId || undefined);
-    const version = await this.store.createModelVersion(
+    await this.models.row(name);
+    const resolved = await resolveVersionSource(this.sources, inp.source, inp.runId || undefined, inp.modelId || undefined);
+    const version = await this.versions.create(
       {
         name,
         description: inp.description ?? null,
@@ -140,7 +186,7 @@ export class ModelRegistryService {
       inp.tags,
       this.now(),
     );
-    const mv = await this.store.getModelVersion(name, version);
+    const mv = await this.versions.get(name, version);
     await this.emit("model_version.created", name, {
       name,
       version: mv.version,
@@ -153,33 +199,33 @@ export class ModelRegistryService {
   }
 
   async getModelVersion(nameRaw: unknown, versionRaw: unknown): Promise<ModelVersion> {
-    return this.store.getModelVersion(validateModelName(nameRaw), validateVersion(versionRaw));
+    return this.versions.get(validateModelName(nameRaw), validateVersion(versionRaw));
   }
 
   async updateModelVersion(nameRaw: unknown, versionRaw: unknown, description: string | undefined): Promise<ModelVersion> {
     const name = validateModelName(nameRaw);
     const version = validateVersion(versionRaw);
-    await this.store.updateModelVersion(name, version, description ?? "", this.now());
-    return this.store.getModelVersion(name, version);
+    await this.versions.update(name, version, description ?? "", this.now());
+    return this.versions.get(name, version);
   }
 
   async transitionStage(nameRaw: unknown, versionRaw: unknown, stageRaw: unknown, archiveExisting: boolean): Promise<ModelVersion> {
     const name = validateModelName(nameRaw);
     const version = validateVersion(versionRaw);
     const stage = parseStage(stageRaw);
-    await this.store.transitionStage(name, version, stage, archiveExisting, this.now());
-    return this.store.getModelVersion(name, version);
+    await this.versions.transitionStage(name, version, stage, archiveExisting, this.now());
+    return this.versions.get(name, version);
   }
 
   async deleteModelVersion(nameRaw: unknown, versionRaw: unknown): Promise<void> {
-    await this.store.deleteModelVersion(validateModelName(nameRaw), validateVersion(versionRaw), this.now());
+    await this.versions.delete(validateModelName(nameRaw), validateVersion(versionRaw), this.now());
   }
 
   async setModelVersionTag(nameRaw: unknown, versionRaw: unknown, key: unknown, value: string): Promise<void> {
     const name = validateModelName(nameRaw);
     const version = validateVersion(versionRaw);
     validateTag(key, value);
-    await this.store.setModelVersionTag(name, version, key, value);
+    await this.versions.setTag(name, version, key, value);
     await this.emit("model_version_tag.set", name, { name, version: String(version), key, value });
   }
 
@@ -187,22 +233,22 @@ export class ModelRegistryService {
     const name = validateModelName(nameRaw);
     const version = validateVersion(versionRaw);
     if (typeof key !== "string" || !key) throw invalidParameter("Missing value for required parameter 'key'. See the API docs for more information about request parameters.");
-    await this.store.deleteModelVersionTag(name, version, key);
+    await this.versions.deleteTag(name, version, key);
     await this.emit("model_version_tag.deleted", name, { name, version: String(version), key });
   }
 
   async searchModelVersions(q: SearchQuery): Promise<{ model_versions: ModelVersion[]; next_page_token?: string }> {
     const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchVersionsDefault, REGISTRY_LIMITS.searchVersionsMax);
-    const sql = this.store.compileModelVersionQuery(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "version_number", "creation_timestamp", "last_updated_timestamp"]));
+    const sql = this.versions.compileSearch(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "version_number", "creation_timestamp", "last_updated_timestamp"]));
     const offset = offsetOf(q.pageToken);
-    const rows = await this.store.searchModelVersions(sql, limit + 1, offset);
+    const rows = await this.versions.search(sql, limit + 1, offset);
     const out: { model_versions: ModelVersion[]; next_page_token?: string } = { model_versions: rows.slice(0, limit) };
     if (rows.length > limit) out.next_page_token = encodePageToken({ offset: offset + limit });
     return out;
   }
 
   async getDownloadUri(nameRaw: unknown, versionRaw: unknown): Promise<string> {
-    const row = await this.store.modelVersionRow(validateModelName(nameRaw), validateVersion(versionRaw));
+    const row = await this.versions.row(validateModelName(nameRaw), validateVersion(versionRaw));
     return row.storage_location ?? row.source;
   }
 
@@ -213,7 +259,7 @@ export class ModelRegistryService {
     const alias = validateAlias(aliasRaw);
     validateAliasNotReserved(alias);
     const version = validateVersion(versionRaw);
-    await this.store.setAlias(name, alias, version, this.now());
+    await this.versions.setAlias(name, alias, version, this.now());
     await this.emit("model_version_alias.created", name, { name, alias, version: String(version) });
   }
 
@@ -221,7 +267,7 @@ export class ModelRegistryService {
     const name = validateModelName(nameRaw);
     const alias = validateAlias(aliasRaw);
     // MLflow answers success for an alias that is not set; only a real removal is an event.
-    if (await this.store.deleteAlias(name, alias, this.now())) {
+    if (await this.versions.deleteAlias(name, alias, this.now())) {
       await this.emit("model_version_alias.deleted", name, { name, alias });
     }
   }
@@ -229,9 +275,9 @@ export class ModelRegistryService {
   async getVersionByAlias(nameRaw: unknown, aliasRaw: unknown): Promise<ModelVersion> {
     const name = validateModelName(nameRaw);
     const alias = validateAlias(aliasRaw);
-    const version = await this.store.versionByAlias(name, alias);
+    const version = await this.versions.versionByAlias(name, alias);
     try {
-      return await this.store.getModelVersion(name, version);
+      return await this.versions.get(name, version);
     } catch {
       throw notFound(`Registered model alias ${alias} not found.`);
     }

@@ -1,5 +1,7 @@
 import { invalidParameter } from "../errors.js";
-import type { RegistryStore } from "./store.js";
+import type { RunLocation } from "../tracking/index.js";
+import type { LoggedModelRow } from "./logged-models-store.js";
+import type { ModelVersionRow } from "./model-versions-store.js";
 
 /**
  * Where a model version's files live. A version's source is chosen by the
@@ -14,6 +16,16 @@ export interface ResolvedSource {
   storageLocation: string;
   runId: string | undefined;
   modelId: string | undefined;
+}
+
+/** What resolving a source looks up: runs (through tracking's door), logged models and model versions. */
+export interface SourceLookups {
+  findRun(runId: string): Promise<RunLocation | undefined>;
+  findLoggedModel(modelId: string): Promise<LoggedModelRow | undefined>;
+  /** Throws RESOURCE_DOES_NOT_EXIST for an unknown model or alias. */
+  versionByAlias(name: string, alias: string): Promise<number>;
+  /** Throws RESOURCE_DOES_NOT_EXIST for an unknown version. */
+  versionRow(name: string, version: number): Promise<ModelVersionRow>;
 }
 
 const LOGGED_MODEL_ID = /^m-[0-9a-f]{32}$/;
@@ -103,11 +115,11 @@ function normalizedArtifactRoot(root: string): string {
 
 /**
  * Checks a create-model-version request and works out where the files are.
- * `runs:/` and `models:/` sources are resolved through the store; any other
+ * `runs:/` and `models:/` sources are resolved through `lookups`; any other
  * URI must sit inside the artifact root of the run or logged model named by
  * `run_id` / `model_id`.
  */
-export async function resolveVersionSource(store: RegistryStore, source: string, runId: string | undefined, modelId: string | undefined): Promise<ResolvedSource> {
+export async function resolveVersionSource(lookups: SourceLookups, source: string, runId: string | undefined, modelId: string | undefined): Promise<ResolvedSource> {
   const parsed = checkSourceSyntax(source);
 
   if (parsed.scheme === "runs") {
@@ -115,9 +127,9 @@ export async function resolveVersionSource(store: RegistryStore, source: string,
     const [srcRun, ...rest] = parsed.parts;
     if (!srcRun) refuse(source, "runs:/ URIs name a run: runs:/<run_id>/<path>.");
     if (runId && runId !== srcRun) refuse(source, "The run_id request parameter must identify the resource that contains the source.");
-    const run = await store.getRun(srcRun);
+    const run = await lookups.findRun(srcRun);
     if (!run) refuse(source, `Run '${srcRun}' does not exist.`);
-    const storage = rest.length ? `${run.artifact_uri.replace(/\/+$/, "")}/${rest.join("/")}` : run.artifact_uri;
+    const storage = rest.length ? `${run.artifactUri.replace(/\/+$/, "")}/${rest.join("/")}` : run.artifactUri;
     return { source, storageLocation: storage, runId: srcRun, modelId };
   }
 
@@ -127,7 +139,7 @@ export async function resolveVersionSource(store: RegistryStore, source: string,
     if (!first) refuse(source, "models:/ URIs name a model.");
     if (LOGGED_MODEL_ID.test(first) && parsed.parts.length === 1) {
       if (modelId && modelId !== first) refuse(source, "The model_id request parameter must identify the resource that contains the source.");
-      const lm = await store.getLoggedModelRow(first);
+      const lm = await lookups.findLoggedModel(first);
       if (!lm) refuse(source, `Logged model '${first}' does not exist.`);
       if (runId && lm.source_run_id && runId !== lm.source_run_id) refuse(source, "The run_id request parameter must match the logged model's source run.");
       return { source, storageLocation: lm.artifact_location, runId: runId || lm.source_run_id || undefined, modelId: first };
@@ -138,14 +150,14 @@ export async function resolveVersionSource(store: RegistryStore, source: string,
     if (parsed.parts.length === 1 && first.includes("@")) {
       const at = first.lastIndexOf("@");
       name = first.slice(0, at);
-      version = await store.versionByAlias(name, first.slice(at + 1));
+      version = await lookups.versionByAlias(name, first.slice(at + 1));
     } else if (parsed.parts.length === 2 && /^\d+$/.test(parsed.parts[1]!)) {
       name = first;
       version = Number(parsed.parts[1]);
     } else {
       refuse(source, "Use models:/<name>/<version>, models:/<name>@<alias> or models:/<model_id>.");
     }
-    const mv = await store.modelVersionRow(name, version);
+    const mv = await lookups.versionRow(name, version);
     if ((runId && runId !== (mv.run_id ?? "")) || (modelId && modelId !== (mv.model_id ?? ""))) {
       refuse(source, "The run_id and model_id request parameters must match the referenced model version.");
     }
@@ -160,14 +172,14 @@ export async function resolveVersionSource(store: RegistryStore, source: string,
   // Any other URI: it must lie inside the artifact root of the run or logged model it claims.
   const roots: string[] = [];
   if (modelId) {
-    const lm = await store.getLoggedModelRow(modelId);
+    const lm = await lookups.findLoggedModel(modelId);
     if (!lm) refuse(source, "The model_id request parameter must identify the resource that contains the source.");
     roots.push(lm.artifact_location);
   }
   if (runId) {
-    const run = await store.getRun(runId);
+    const run = await lookups.findRun(runId);
     if (!run) refuse(source, "The run_id request parameter must identify the resource that contains the source.");
-    roots.push(run.artifact_uri);
+    roots.push(run.artifactUri);
   }
   if (roots.length === 0) refuse(source, "A run_id or model_id whose artifacts contain the source is required.");
   const asProxy = proxiedAsArtifactUri(parsed);

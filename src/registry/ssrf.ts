@@ -1,42 +1,68 @@
 import dns from "node:dns";
 import net from "node:net";
+import ipaddr from "ipaddr.js";
+
+/** The IPv4 address in the last 32 bits of an IPv6 address. */
+function low32(ip: ipaddr.IPv6): ipaddr.IPv4 {
+  const [, , , , , , hi = 0, lo = 0] = ip.parts;
+  return new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+}
+
+/**
+ * The IPv4 address an IPv6 address carries and leads to, when it is one of
+ * the forms that do: IPv4-mapped (`::ffff:a.b.c.d`), IPv4-translated
+ * (`::ffff:0:a.b.c.d`), IPv4-compatible (`::a.b.c.d`, with `::` and `::1`),
+ * 6to4 (`2002:aabb:ccdd::/48`) and NAT64's well-known prefix (`64:ff9b::/96`).
+ */
+function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | undefined {
+  const p = ip.parts;
+  if (p.slice(0, 6).every((x) => x === 0)) return low32(ip);
+  switch (ip.range()) {
+    case "ipv4Mapped":
+    case "rfc6145":
+      return low32(ip);
+    case "6to4":
+      return new ipaddr.IPv4([p[1]! >> 8, p[1]! & 0xff, p[2]! >> 8, p[2]! & 0xff]);
+    case "rfc6052":
+      // Only the /96 well-known prefix puts the IPv4 address at the end; the local-use 64:ff9b:1::/48 stays refused as a whole.
+      return p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0 ? low32(ip) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The special-purpose range `address` lies in, as ipaddr.js names them
+ * (`unicast` for an ordinary public address, else `loopback`, `private`,
+ * `linkLocal`, `uniqueLocal`, `multicast`, `reserved`, `teredo`, …), after
+ * unwrapping an IPv4 address embedded in an IPv6 one; undefined when it is
+ * not an IP address. IPv4 literals may be written in any form inet_aton and
+ * URL parsers accept (`2130706433`, `0x7f.1`, `0177.0.0.1`).
+ */
+export function addressRange(address: string): string | undefined {
+  let ip = address.trim();
+  if (ip.startsWith("[") && ip.endsWith("]")) ip = ip.slice(1, -1);
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.parse(ip);
+  } catch {
+    return undefined;
+  }
+  if (parsed.kind() === "ipv4") return parsed.range();
+  const inner = embeddedIPv4(parsed as ipaddr.IPv6);
+  return inner ? inner.range() : parsed.range();
+}
 
 /**
  * Webhook targets must not reach the server's own network: every address a
  * host name resolves to is checked, and the connection is pinned to the
- * checked address so a second DNS answer cannot swap it (rebinding).
+ * checked address so a second DNS answer cannot swap it (rebinding). Only
+ * ordinary public unicast addresses pass; so do the IPv6 forms that embed one.
+ * Teredo (2001::/32) is refused as a whole: it tunnels to an address the
+ * server cannot check.
  */
 export function isPrivateAddress(address: string): boolean {
-  let ip = address.toLowerCase();
-  if (ip.startsWith("[") && ip.endsWith("]")) ip = ip.slice(1, -1);
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(ip);
-  if (mapped) ip = mapped[1]!;
-  if (net.isIPv4(ip)) {
-    const [a, b] = ip.split(".").map(Number) as [number, number, number, number];
-    return (
-      a === 0 || // this network
-      a === 10 ||
-      a === 127 ||
-      (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
-      (a === 169 && b === 254) || // link-local, cloud metadata
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 192 && b === 0) ||
-      (a === 198 && (b === 18 || b === 19)) ||
-      a >= 224 // multicast, reserved, broadcast
-    );
-  }
-  if (net.isIPv6(ip)) {
-    if (ip === "::" || ip === "::1") return true;
-    const head = parseInt(ip.split(":")[0] || "0", 16);
-    if ((head & 0xfe00) === 0xfc00) return true; // unique local fc00::/7
-    if ((head & 0xffc0) === 0xfe80) return true; // link-local fe80::/10
-    if ((head & 0xff00) === 0xff00) return true; // multicast
-    if (ip.startsWith("64:ff9b:")) return true; // NAT64 can reach IPv4 private space
-    if (/^::ffff:/.test(ip) || /^::[0-9a-f]*:?[0-9a-f]*$/.test(ip)) return true; // mapped/compatible forms
-    return false;
-  }
-  return true;
+  return addressRange(address) !== "unicast";
 }
 
 export class SsrfError extends Error {}

@@ -5,7 +5,7 @@ import type { LookupFunction } from "node:net";
 import { invalidParameter } from "../errors.js";
 import { decodePageToken, encodePageToken } from "../paging.js";
 import { checkWebhookUrl, resolveTarget, SsrfError, type TargetPolicy } from "./ssrf.js";
-import type { DeliveryRow, RegistryStore, WebhookWithSecret } from "./store.js";
+import type { DeliveryRow, WebhookStore, WebhookWithSecret } from "./webhooks-store.js";
 import type { Webhook, WebhookEventName } from "./types.js";
 
 /** The registry events MLflow 3 defines, as `entity.action`. */
@@ -110,7 +110,7 @@ export class WebhookService {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly store: RegistryStore,
+    private readonly store: WebhookStore,
     private readonly policy: TargetPolicy,
     opts: DispatcherOptions = {},
     private readonly now: () => number = Date.now,
@@ -151,12 +151,12 @@ export class WebhookService {
       last_updated_timestamp: ts,
       secret: typeof inp.secret === "string" && inp.secret ? inp.secret : undefined,
     };
-    await this.store.createWebhook(w);
+    await this.store.create(w);
     return this.public(w);
   }
 
   async get(id: string): Promise<Webhook> {
-    return this.public(await this.store.getWebhook(id));
+    return this.public(await this.store.get(id));
   }
 
   async list(maxResults: number | undefined, pageToken: string | undefined): Promise<{ webhooks: Webhook[]; nextPageToken?: string }> {
@@ -164,7 +164,7 @@ export class WebhookService {
     if (limit < 1 || limit > 1000) throw invalidParameter(`Invalid value ${limit} for parameter 'max_results': must be between 1 and 1000`);
     const state = decodePageToken(pageToken);
     const offset = typeof state?.offset === "number" && state.offset >= 0 ? state.offset : 0;
-    const rows = await this.store.listWebhooks(limit + 1, offset);
+    const rows = await this.store.list(limit + 1, offset);
     return {
       webhooks: rows.slice(0, limit).map((w) => this.public(w)),
       nextPageToken: rows.length > limit ? encodePageToken({ offset: offset + limit }) : undefined,
@@ -172,7 +172,7 @@ export class WebhookService {
   }
 
   async update(id: string, inp: { name?: unknown; url?: unknown; events?: unknown; description?: unknown; secret?: unknown; status?: unknown }): Promise<Webhook> {
-    const w = await this.store.getWebhook(id);
+    const w = await this.store.get(id);
     if (inp.name !== undefined && inp.name !== null && inp.name !== "") w.name = validateName(inp.name);
     if (inp.url !== undefined && inp.url !== null && inp.url !== "") w.url = await this.checkUrl(inp.url);
     if (Array.isArray(inp.events) && inp.events.length) w.events = parseEvents(inp.events);
@@ -180,17 +180,17 @@ export class WebhookService {
     if (typeof inp.secret === "string") w.secret = inp.secret || undefined;
     w.status = parseStatus(inp.status) ?? w.status;
     w.last_updated_timestamp = this.now();
-    await this.store.updateWebhook(w);
+    await this.store.update(w);
     return this.public(w);
   }
 
   async delete(id: string): Promise<void> {
-    await this.store.deleteWebhook(id);
+    await this.store.delete(id);
   }
 
   /** Sends one example event now and reports what the receiver answered. */
   async test(id: string, rawEvent: unknown): Promise<TestResult> {
-    const w = await this.store.getWebhook(id);
+    const w = await this.store.get(id);
     const event = rawEvent && typeof rawEvent === "object" && Object.keys(rawEvent).length ? parseEvents([rawEvent])[0]! : w.events[0]!;
     const key = eventKey(event) as WebhookEvent;
     const body = this.envelope(key, EXAMPLES[key]);
@@ -205,10 +205,10 @@ export class WebhookService {
 
   /** Records an event for every active webhook subscribed to it and wakes the sender. */
   async emit(event: WebhookEvent, modelName: string, data: Record<string, unknown>): Promise<void> {
-    const hooks = (await this.store.activeWebhooks()).filter((w) => w.events.some((e) => eventKey(e) === event));
+    const hooks = (await this.store.active()).filter((w) => w.events.some((e) => eventKey(e) === event));
     if (hooks.length === 0) return;
     const body = this.envelope(event, data);
-    await this.store.enqueueDeliveries(
+    await this.store.enqueue(
       hooks.map((w) => ({ delivery_id: crypto.randomUUID(), webhook_id: w.webhook_id, order_key: modelName, payload: body })),
       this.now(),
     );
@@ -288,7 +288,7 @@ export class WebhookService {
   private async attempt(d: DeliveryRow): Promise<void> {
     let hook: WebhookWithSecret;
     try {
-      hook = await this.store.getWebhook(d.webhook_id);
+      hook = await this.store.get(d.webhook_id);
     } catch {
       return; // deleted meanwhile; its deliveries went with it
     }

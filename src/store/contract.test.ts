@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
-import { MlflowError } from "../errors.js";
+import { expectMlflowError } from "../../test/helpers/contract.js";
 import { createTrackingServices, RunStore, TrackingStore, type TrackingServices } from "../tracking/index.js";
 import type { SqlDriver } from "./driver.js";
 import { openDatabase } from "./factory.js";
@@ -28,22 +28,12 @@ export function runStoreContract(name: string, makeDriver: () => Promise<{ db: S
       await dispose?.();
     });
 
-    const expectError = async (p: Promise<unknown>, code: string, message?: string | RegExp) => {
-      const err = await p.then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      expect(err).toBeInstanceOf(MlflowError);
-      expect((err as MlflowError).errorCode).toBe(code);
-      if (message) expect((err as MlflowError).message).toMatch(message);
-    };
-
     it("creates experiments with ids, locations and tags; names are unique", async () => {
       const id = await s.experiments.create("exp", undefined, [{ key: "team", value: "a" }]);
       expect(id).not.toBe("0");
       const exp = await s.experiments.get(id);
       expect(exp).toMatchObject({ name: "exp", artifact_location: `mlflow-artifacts:/${id}`, lifecycle_stage: "active", tags: [{ key: "team", value: "a" }] });
-      await expectError(s.experiments.create("exp", undefined), "RESOURCE_ALREADY_EXISTS");
+      await expectMlflowError(s.experiments.create("exp", undefined), "RESOURCE_ALREADY_EXISTS");
       expect((await s.experiments.get("0")).name).toBe("Default");
     });
 
@@ -69,10 +59,10 @@ export function runStoreContract(name: string, makeDriver: () => Promise<{ db: S
       expect(info).toMatchObject({ status: "FINISHED", end_time: 456, run_name: "r2" });
       expect((await s.runs.get(run.info.run_id)).data.tags).toEqual([{ key: "a", value: "1" }, { key: "mlflow.runName", value: "r2" }]);
       await s.runs.delete(run.info.run_id);
-      await expectError(s.runs.setTag(run.info.run_id, "x", "y"), "INVALID_PARAMETER_VALUE", /must be in the 'active' state/);
+      await expectMlflowError(s.runs.setTag(run.info.run_id, "x", "y"), "INVALID_PARAMETER_VALUE", /must be in the 'active' state/);
       await s.runs.restore(run.info.run_id);
       await s.runs.setTag(run.info.run_id, "x", "y");
-      await expectError(s.runs.get("ffffffffffffffffffffffffffffffff"), "RESOURCE_DOES_NOT_EXIST");
+      await expectMlflowError(s.runs.get("ffffffffffffffffffffffffffffffff"), "RESOURCE_DOES_NOT_EXIST");
     });
 
     it("cascades experiment deletion to its runs' lifecycle", async () => {
@@ -114,7 +104,7 @@ export function runStoreContract(name: string, makeDriver: () => Promise<{ db: S
       const { info } = await s.runs.create({});
       await s.runs.logParam(info.run_id, "lr", "0.1");
       await s.runs.logParam(info.run_id, "lr", "0.1");
-      await expectError(
+      await expectMlflowError(
         s.runs.logBatch(info.run_id, { params: [{ key: "other", value: "1" }, { key: "lr", value: "0.2" }], metrics: [{ key: "m", value: 1, timestamp: 1 }] }),
         "INVALID_PARAMETER_VALUE",
         /Changing param values is not allowed/,
@@ -230,7 +220,7 @@ export function runStoreContract(name: string, makeDriver: () => Promise<{ db: S
       await s.runs.logBatch(info.run_id, { metrics: [{ key: "m", value: 1, timestamp: 1 }], params: [{ key: "p", value: "1" }] });
       await s.runs.logOutputs(info.run_id, [{ model_id: "m-1", step: 0 }]);
       await new RunStore(db).purgeRuns([info.run_id]);
-      await expectError(s.runs.get(info.run_id), "RESOURCE_DOES_NOT_EXIST");
+      await expectMlflowError(s.runs.get(info.run_id), "RESOURCE_DOES_NOT_EXIST");
       const left = await db.get<{ n: number }>("SELECT COUNT(*) AS n FROM metrics WHERE run_uuid = ?", [info.run_id]);
       expect(Number(left!.n)).toBe(0);
       expect(new TrackingStore(db)).toBeInstanceOf(TrackingStore);

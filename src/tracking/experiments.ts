@@ -72,6 +72,11 @@ export class ExperimentService {
     return this.store.getExperiment(id);
   }
 
+  /** The experiment, or undefined when there is none: how other domains (logged models) look one up. */
+  async find(id: string): Promise<Experiment | undefined> {
+    return this.store.findExperiment(id);
+  }
+
   async getByName(name: string): Promise<Experiment> {
     const exp = await this.store.getExperimentByName(name);
     if (!exp) throw notFound(`Could not find experiment with name '${name}'`);

@@ -15,7 +15,7 @@ export interface TrackingServices {
 }
 
 export { joinUri, ExperimentService } from "./experiments.js";
-export { RunService, RUN_NAME_TAG, parseRunStatus } from "./runs.js";
+export { RunService, RUN_NAME_TAG, parseRunStatus, type RunLocation } from "./runs.js";
 export { parseViewType } from "./experiments.js";
 export { validateBatchSize } from "./validation.js";
 export { RunStore, INPUT_LINKS, toWire } from "./run-store.js";

@@ -68,6 +68,18 @@ export interface RawEntities {
   tags?: unknown[];
 }
 
+/** Where a run's artifacts live and which experiment it belongs to. */
+export interface RunLocation {
+  runId: string;
+  experimentId: string;
+  artifactUri: string;
+  lifecycleStage: string;
+}
+
+function toLocation(row: RunRow): RunLocation {
+  return { runId: row.run_uuid, experimentId: String(row.experiment_id), artifactUri: row.artifact_uri ?? "", lifecycleStage: row.lifecycle_stage };
+}
+
 const STATUS_BY_NUMBER: Record<number, RunStatus> = { 1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED" };
 
 export function parseRunStatus(raw: unknown): RunStatus {
@@ -156,10 +168,15 @@ export class RunService {
     return run;
   }
 
-  /** Where a run's artifacts live and which experiment it belongs to (for the artifact and registry code). */
-  async locate(runId: string): Promise<{ runId: string; experimentId: string; artifactUri: string; lifecycleStage: string }> {
-    const row = await this.getRow(runId);
-    return { runId: row.run_uuid, experimentId: String(row.experiment_id), artifactUri: row.artifact_uri ?? "", lifecycleStage: row.lifecycle_stage };
+  /** Where a run's artifacts live and which experiment it belongs to (for the artifact code); RESOURCE_DOES_NOT_EXIST when there is no such run. */
+  async locate(runId: string): Promise<RunLocation> {
+    return toLocation(await this.getRow(runId));
+  }
+
+  /** The same as {@link locate}, or undefined for an unknown (or malformed) run id: how the registry checks a model's source run. */
+  async find(runId: string): Promise<RunLocation | undefined> {
+    const row = await this.runs.getRunRow(runId);
+    return row ? toLocation(row) : undefined;
   }
 
   async update(runId: string, fields: { status?: RunStatus; endTime?: number; runName?: string }): Promise<RunInfo> {

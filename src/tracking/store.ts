@@ -96,13 +96,16 @@ export class TrackingStore {
   }
 
   async getExperiment(id: string): Promise<Experiment> {
+    const exp = await this.findExperiment(id);
+    if (!exp) throw notFound(`No Experiment with id=${id} exists`);
+    return exp;
+  }
+
+  /** The experiment, or undefined when there is none (or `id` is not an experiment id). */
+  async findExperiment(id: string): Promise<Experiment | undefined> {
     const num = TrackingStore.parseId(id);
-    const row =
-      num === undefined
-        ? undefined
-        : await this.db.get<ExperimentRow>("SELECT * FROM experiments WHERE experiment_id = ?", [num]);
-    if (!row) throw notFound(`No Experiment with id=${id} exists`);
-    return (await this.hydrate(this.db, [row]))[0]!;
+    const row = num === undefined ? undefined : await this.db.get<ExperimentRow>("SELECT * FROM experiments WHERE experiment_id = ?", [num]);
+    return row ? (await this.hydrate(this.db, [row]))[0] : undefined;
   }
 
   async getExperimentByName(name: string): Promise<Experiment | undefined> {
