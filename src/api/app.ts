@@ -5,6 +5,7 @@ import { registerArtifacts } from "./artifacts.js";
 import type { DomainDeps } from "./deps.js";
 import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
+import { registerTraces } from "./traces.js";
 import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
 import { MLFLOW_COMPAT_VERSION, VERSION } from "../version.js";
@@ -137,6 +138,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   const tracking = await registerTracking(app, deps);
   const registry = registerRegistry(app, deps, { tracking });
   await registerArtifacts(app, deps, { tracking, registry });
+  registerTraces(app, deps, { tracking });
   registerWebUi(app, deps);
 
   return app;

@@ -8,6 +8,8 @@ import { RunPage } from "./pages/run.js";
 const ComparePage = lazy(() => import("./pages/compare.js").then((m) => ({ default: m.ComparePage })));
 const ModelsPage = lazy(() => import("./pages/models.js").then((m) => ({ default: m.ModelsPage })));
 const ModelPage = lazy(() => import("./pages/models.js").then((m) => ({ default: m.ModelPage })));
+const TracesPage = lazy(() => import("./pages/traces.js").then((m) => ({ default: m.TracesPage })));
+const TracePage = lazy(() => import("./pages/traces.js").then((m) => ({ default: m.TracePage })));
 const ModelVersionPage = lazy(() => import("./pages/models.js").then((m) => ({ default: m.ModelVersionPage })));
 
 function Route() {
@@ -15,6 +17,8 @@ function Route() {
   let m: Record<string, string> | undefined;
   if (pathname === "/" || pathname === "/experiments") return <ExperimentsPage />;
   if ((m = match("/experiments/:id", pathname))) return <RunsPage experimentId={m.id!} />;
+  if ((m = match("/experiments/:id/traces", pathname))) return <TracesPage experimentId={m.id!} />;
+  if ((m = match("/experiments/:id/traces/:traceId", pathname))) return <TracePage experimentId={m.id!} traceId={m.traceId!} />;
   if ((m = match("/experiments/:id/runs/:runId", pathname))) return <RunPage experimentId={m.id!} runId={m.runId!} />;
   if ((m = match("/runs/:runId", pathname))) return <RunPage runId={m.runId!} />;
   if (pathname === "/compare") return <ComparePage />;

@@ -4,7 +4,8 @@ import { registry } from "./0002-registry.js";
 import { trackingRuns } from "./0003-tracking-runs.js";
 import { runSearch } from "./0005-run-search.js";
 import { loggedModelMetrics } from "./0006-logged-model-metrics.js";
+import { traces } from "./0007-traces.js";
 import { metricIndexes } from "./0009-metric-indexes.js";
 
 /** Every migration, in order. A new schema change is a new file and a new line here. */
-export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, loggedModelMetrics, metricIndexes];
+export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, loggedModelMetrics, traces, metricIndexes];

@@ -224,7 +224,7 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
       <div className="page-head">
         <h1>{exp?.name ?? "Experiment"}</h1>
         <div className="head-meta muted">
-          ID <span className="mono">{experimentId}</span>
+          ID <span className="mono">{experimentId}</span> · <Link to={`/experiments/${encodeURIComponent(experimentId)}/traces`}>Traces</Link>
           {exp?.artifact_location && (
             <>
               {" · "}Artifacts <span className="mono">{exp.artifact_location}</span>
