@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOpt
 import type { ServerConfig } from "../config.js";
 import { openDatabase, type SqlDriver } from "../store/index.js";
 import { registerArtifacts } from "./artifacts.js";
+import { registerAuth } from "./auth.js";
 import type { DomainDeps } from "./deps.js";
 import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
@@ -14,6 +15,16 @@ export interface AppOptions {
   /** An already open database; otherwise the config's backend store URI is opened. */
   db?: SqlDriver;
   logger?: boolean;
+  /** Told the first admin's name (and generated password) when auth is on and the server had no users; default: printed to stderr. */
+  onFirstAdmin?: (username: string, password: string | undefined) => void;
+}
+
+function printFirstAdmin(username: string, password: string | undefined): void {
+  process.stderr.write(
+    password
+      ? `mloop: created admin user '${username}' with generated password ${password}\nmloop: it is shown only this once; change it with PATCH /api/2.0/mlflow/users/update-password\n`
+      : `mloop: created admin user '${username}' with the password from MLOOP_AUTH_ADMIN_PASSWORD\n`,
+  );
 }
 
 const NO_SCHEMA_COMPILERS = {
@@ -76,6 +87,10 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     return reply.status(404).send({ error_code: "ENDPOINT_NOT_FOUND", message: `No API endpoint ${req.method} ${req.url.split("?")[0]}` });
   });
 
+  // Auth first: its onRoute check must see every route registered after it.
+  const deps: DomainDeps = { config, db };
+  await registerAuth(app, deps, { onFirstAdmin: opts.onFirstAdmin ?? printFirstAdmin });
+
   app.get("/health", async (_req, reply) => reply.type("text/plain").send("OK"));
   app.get("/version", async (_req, reply) => reply.type("text/plain").send(VERSION));
   // MLflow 3 clients read this before large artifact transfers to learn whether the
@@ -94,7 +109,6 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   app.get("/ajax-api/3.0/mlflow/server-info", serverInfo);
 
   // One call per domain, in dependency order; each returns the services later ones use.
-  const deps: DomainDeps = { config, db };
   const tracking = await registerTracking(app, deps);
   const registry = registerRegistry(app, deps);
   await registerArtifacts(app, deps, { tracking, registry });

@@ -1,8 +1,8 @@
 import { invalidParameter, notFound } from "../errors.js";
-import { decodePageToken, encodePageToken } from "../paging.js";
+import { decodePageToken, encodePageToken, scopeClause, type ResultScope } from "../paging.js";
 import { parseFilter, parseOrderBy } from "./filter.js";
 import { resolveVersionSource } from "./source.js";
-import type { RegistryStore } from "./store.js";
+import type { RegistryStore, SqlQuery } from "./store.js";
 import { STAGES, type KeyValue, type ModelVersion, type RegisteredModel } from "./types.js";
 import {
   REGISTRY_LIMITS,
@@ -24,6 +24,14 @@ export interface SearchQuery {
   maxResults?: number;
   orderBy?: string[];
   pageToken?: string;
+  /** Only these registered models (by name) and their versions may appear; set by the auth layer. */
+  scope?: ResultScope;
+}
+
+function scoped(q: SqlQuery, column: string, scope: ResultScope | undefined): SqlQuery {
+  if (!scope) return q;
+  const c = scopeClause(column, scope);
+  return { ...q, where: `(${q.where}) AND (${c.sql})`, params: [...q.params, ...c.params] };
 }
 
 function offsetOf(token: string | undefined): number {
@@ -97,7 +105,7 @@ export class ModelRegistryService {
     const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchModelsDefault, REGISTRY_LIMITS.searchModelsMax);
     const sql = this.store.compileRegisteredModelQuery(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "creation_timestamp", "last_updated_timestamp"]));
     const offset = offsetOf(q.pageToken);
-    const rows = await this.store.searchRegisteredModels(sql, limit + 1, offset);
+    const rows = await this.store.searchRegisteredModels(scoped(sql, "rm.name", q.scope), limit + 1, offset);
     const out: { registered_models: RegisteredModel[]; next_page_token?: string } = { registered_models: rows.slice(0, limit) };
     if (rows.length > limit) out.next_page_token = encodePageToken({ offset: offset + limit });
     return out;
@@ -195,7 +203,7 @@ export class ModelRegistryService {
     const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchVersionsDefault, REGISTRY_LIMITS.searchVersionsMax);
     const sql = this.store.compileModelVersionQuery(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "version_number", "creation_timestamp", "last_updated_timestamp"]));
     const offset = offsetOf(q.pageToken);
-    const rows = await this.store.searchModelVersions(sql, limit + 1, offset);
+    const rows = await this.store.searchModelVersions(scoped(sql, "mv.name", q.scope), limit + 1, offset);
     const out: { model_versions: ModelVersion[]; next_page_token?: string } = { model_versions: rows.slice(0, limit) };
     if (rows.length > limit) out.next_page_token = encodePageToken({ offset: offset + limit });
     return out;
