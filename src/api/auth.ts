@@ -35,11 +35,13 @@ export async function registerAuth(app: FastifyInstance, deps: DomainDeps, opts:
   app.decorateRequest("principal", undefined);
   app.decorateRequest("authScope", undefined);
 
+  const routes: RuleOfRoute[] = [];
+  ROUTES.set(app, routes);
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) {
-      if (!ruleFor(method, route.url)) {
-        throw new Error(`route ${method} ${route.url} has no authorization rule: add one to src/api/auth-rules.ts`);
-      }
+      const rule = ruleFor(method, route.url);
+      if (!rule) throw new Error(`route ${method} ${route.url} has no authorization rule: add one to src/api/auth-rules.ts`);
+      routes.push({ method, url: route.url, rule });
     }
   });
 
@@ -109,6 +111,19 @@ export async function registerAuth(app: FastifyInstance, deps: DomainDeps, opts:
 
   registerAuthRoutes(app, auth);
   return auth;
+}
+
+export interface RuleOfRoute {
+  method: string;
+  url: string;
+  rule: Rule;
+}
+
+const ROUTES = new WeakMap<FastifyInstance, RuleOfRoute[]>();
+
+/** Every route registered on an auth-enabled app, with the rule it got (empty when auth is off). */
+export function authorizedRoutes(app: FastifyInstance): readonly RuleOfRoute[] {
+  return ROUTES.get(app) ?? [];
 }
 
 /** Unknown paths (the not-found handler) still need a signed-in caller, so they reveal nothing to strangers. */
