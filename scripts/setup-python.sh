@@ -23,3 +23,13 @@ make_venv .venv2 test/compat/requirements-mlflow2.txt &
 p2=$!
 wait $p1
 wait $p2
+# mlflow's basic-auth app client (`mlflow.server.get_app_client("basic-auth", …)`) imports the
+# server's auth package, which needs Flask-WTF: installed beside .venv (test/compat/test_auth.py
+# puts it on sys.path) so .venv itself is not rebuilt for it.
+auth_req=test/compat/requirements-auth-client.txt
+auth_want=$(sha256sum "$auth_req" | cut -d' ' -f1)
+if [[ ! -f .venv-auth-client/.requirements.sha256 || "$(cat .venv-auth-client/.requirements.sha256)" != "$auth_want" ]]; then
+  rm -rf .venv-auth-client
+  .venv/bin/pip install --quiet --disable-pip-version-check --no-deps --target .venv-auth-client -r "$auth_req"
+  echo "$auth_want" > .venv-auth-client/.requirements.sha256
+fi

@@ -99,8 +99,9 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     store_type: "SqlStore",
     workspaces_enabled: false,
     trace_archival_enabled: false,
-    multipart_uploads_enabled: config.serveArtifacts,
-    multipart_downloads_enabled: config.serveArtifacts,
+    // The client sends presigned part URLs without credentials, so with auth on it transfers through the proxy routes, which check them.
+    multipart_uploads_enabled: config.serveArtifacts && !config.auth.enabled,
+    multipart_downloads_enabled: config.serveArtifacts && !config.auth.enabled,
     presigned_upload_run_id_supported: false,
     presigned_upload_model_id_supported: false,
     features_enabled: { gateway: false },
