@@ -35,13 +35,9 @@ export async function registerAuth(app: FastifyInstance, deps: DomainDeps, opts:
   app.decorateRequest("principal", undefined);
   app.decorateRequest("authScope", undefined);
 
-  const routes: RuleOfRoute[] = [];
-  ROUTES.set(app, routes);
   app.addHook("onRoute", (route) => {
     for (const method of [route.method].flat()) {
-      const rule = ruleFor(method, route.url);
-      if (!rule) throw new Error(`route ${method} ${route.url} has no authorization rule: add one to src/api/auth-rules.ts`);
-      routes.push({ method, url: route.url, rule });
+      if (!ruleFor(method, route.url)) throw new Error(`route ${method} ${route.url} has no authorization rule: add one to src/api/auth-rules.ts`);
     }
   });
 
@@ -119,11 +115,9 @@ export interface RuleOfRoute {
   rule: Rule;
 }
 
-const ROUTES = new WeakMap<FastifyInstance, RuleOfRoute[]>();
-
-/** Every route registered on an auth-enabled app, with the rule it got (empty when auth is off). */
-export function authorizedRoutes(app: FastifyInstance): readonly RuleOfRoute[] {
-  return ROUTES.get(app) ?? [];
+/** Every route of the app with the rule it gets when auth is on. */
+export function authorizedRoutes(app: FastifyInstance): RuleOfRoute[] {
+  return app.routeTable.map((r) => ({ ...r, rule: ruleFor(r.method, r.url)! }));
 }
 
 /** Unknown paths (the not-found handler) still need a signed-in caller, so they reveal nothing to strangers. */

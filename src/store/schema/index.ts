@@ -4,6 +4,7 @@ import { registry } from "./0002-registry.js";
 import { trackingRuns } from "./0003-tracking-runs.js";
 import { runSearch } from "./0005-run-search.js";
 import { auth } from "./0008-auth.js";
+import { metricIndexes } from "./0009-metric-indexes.js";
 
 /** Every migration, in order. A new schema change is a new file and a new line here. */
-export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, auth];
+export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, auth, metricIndexes];
