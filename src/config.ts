@@ -21,6 +21,11 @@ export interface ServerConfig {
   logLevel: string;
   /** Users and permissions (`--auth`, `MLOOP_AUTH`); off by default. See docs/auth.md. */
   auth: AuthConfig;
+  /**
+   * Which reverse proxies to believe about the client's address (`X-Forwarded-For`), for
+   * per-address login limits and logs (`MLOOP_TRUST_PROXY`: true, or the proxies' addresses/CIDRs).
+   */
+  trustProxy: boolean | string[];
 }
 
 export interface AuthConfig {
@@ -130,7 +135,20 @@ export function loadServerConfig(opts: ServerOptions = {}, env: Env = process.en
     ui,
     logLevel: opts.logLevel ?? env.MLOOP_LOG_LEVEL ?? "warn",
     auth: loadAuthConfig(opts.auth, env),
+    trustProxy: parseTrustProxy(env.MLOOP_TRUST_PROXY),
   };
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | string[] {
+  if (raw === undefined || raw.trim() === "") return false;
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  const list = splitList(raw);
+  for (const item of list) {
+    if (!/^[0-9a-f.:]+(\/\d{1,3})?$/i.test(item)) throw new ConfigError(`MLOOP_TRUST_PROXY must be true, false or the proxies' addresses/CIDRs, got '${item}'`);
+  }
+  return list;
 }
 
 function splitList(raw: string | undefined): string[] {

@@ -45,6 +45,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     bodyLimit: 64 * 1024 * 1024,
     routerOptions: { maxParamLength: 2000 },
     forceCloseConnections: true,
+    trustProxy: config.trustProxy,
     // Requests are validated by hand with MLflow's messages (src/api/params.ts), and no route
     // declares a JSON schema; skipping Ajv's compilers saves ~0.1 s of start-up.
     schemaController: { compilersFactory: NO_SCHEMA_COMPILERS },

@@ -91,6 +91,30 @@ describe("auth: every route covered by construction", () => {
     }
   });
 
+  it("a signed-in non-admin sending nonsense to any route gets a 4xx in MLflow's shape, never a 5xx", async () => {
+    const carl = await a.user("carl");
+    const nonsense = [
+      "{}",
+      JSON.stringify({ experiment_id: { a: 1 }, run_id: ["x", "y"], name: 5, path: "%zz/../..", username: [], resource_type: "experiment", resource_id: {} }),
+      JSON.stringify({ experiment_id: "999999", run_id: "0".repeat(32), name: "nope", source: "models:/%E0%A4%A", model_id: "m-x", experiment_ids: ["x", 3], run_ids: "y" }),
+    ];
+    for (const r of authorizedRoutes(a.t.app)) {
+      if (r.rule.who === "anyone" || r.method === "HEAD") continue;
+      for (const body of nonsense) {
+        const get = r.method === "GET";
+        const url = sampleUrl(r.url) + (get ? `?${new URLSearchParams(Object.entries(JSON.parse(body)).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]))}` : "");
+        const res = await a.t.app.inject({
+          method: r.method as "GET",
+          url,
+          headers: { authorization: carl, "content-type": r.method === "PUT" ? "application/octet-stream" : "application/json" },
+          payload: get ? undefined : body,
+        });
+        expect(res.statusCode, `${r.method} ${r.url} ${body}`).toBeLessThan(500);
+        if (res.statusCode >= 400) expect(res.json(), `${r.method} ${r.url}`).toHaveProperty("error_code");
+      }
+    }
+  });
+
   it("a route added without a rule stops the server from starting", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mloop-auth-boot-"));
     const db = await openDatabase(`sqlite:///${path.join(dir, "db.sqlite")}`);
@@ -401,5 +425,17 @@ describe("auth: tokens and attacks on sign-in", () => {
     expect(locked.body.error_code).toBe("REQUEST_LIMIT_EXCEEDED");
     expect(Number(locked.headers["retry-after"])).toBeGreaterThan(0);
     expect((await a.call("Basic !!!", "GET", "users/current")).status).toBe(401);
+  });
+});
+
+describe("auth: failed logins are limited per client address too", () => {
+  it("guessing across many usernames from one address is stopped; another address is not", async () => {
+    const t = await makeTestApp({ auth: authConfig({ MLOOP_AUTH_MAX_FAILED_LOGINS_PER_ADDRESS: "3" }), trustProxy: true });
+    const hit = (user: string, ip: string) =>
+      t.app.inject({ method: "GET", url: "/api/2.0/mlflow/users/current", headers: { authorization: basic(user, "guess"), "x-forwarded-for": ip } });
+    for (const u of ["u1", "u2", "u3"]) expect((await hit(u, "203.0.113.7")).statusCode).toBe(401);
+    expect((await hit("u4", "203.0.113.7")).statusCode).toBe(429);
+    expect((await hit("u4", "198.51.100.1")).statusCode).toBe(401);
+    await t.close();
   });
 });

@@ -242,11 +242,19 @@ async function versionSourceReadable(app: FastifyInstance, auth: AuthService, wh
   let m: RegExpMatchArray | null;
   if ((m = source.match(/^runs:\/+([^/]+)/))) return canRead(await runExperiment(app, m[1]!));
   if ((m = source.match(/^models:\/+(m-[^/]+)/))) return canRead(await loggedModelExperiment(app, m[1]!));
-  if ((m = source.match(/^models:\/+([^/]+)/))) return auth.can(who, "registered_model", decodeURIComponent(m[1]!), "read");
+  if ((m = source.match(/^models:\/+([^/]+)/))) return auth.can(who, "registered_model", decoded(m[1]!), "read");
   if ((m = source.match(/^mlflow-artifacts:(?:\/\/[^/]*)?\/+([^/]+)/) ?? source.match(/\/mlflow-artifacts\/artifacts\/+([^/?#]+)/))) {
     if (/^\d+$/.test(m[1]!)) return canRead(m[1]!);
   }
   return true;
+}
+
+function decoded(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw invalidParameter(`Invalid model URI segment '${s.slice(0, 100)}'`);
+  }
 }
 
 // ---- routes -----------------------------------------------------------------
