@@ -15,9 +15,10 @@ import sys
 import pytest
 from conftest import BIN, ROOT, _free_port, _wait_healthy
 
-# Flask-WTF for the basic-auth app client (scripts/setup-python.sh installs it beside .venv).
-if (ROOT / ".venv-auth-client").is_dir():
-    sys.path.insert(0, str(ROOT / ".venv-auth-client"))
+# What the basic-auth app client needs beyond mlflow (scripts/setup-python.sh installs it beside each venv).
+_EXTRAS = ROOT / (".venv2-auth-client" if os.path.basename(sys.prefix) == ".venv2" else ".venv-auth-client")
+if _EXTRAS.is_dir():
+    sys.path.insert(0, str(_EXTRAS))
 
 
 def _app_client(url):
