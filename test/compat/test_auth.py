@@ -29,7 +29,8 @@ def _app_client(url):
     except ImportError as err:
         pytest.skip(f"skipped: this mlflow cannot import its basic-auth app client here ({err})")
 
-ADMIN_PW = "compat-admin-" + uuid.uuid4().hex[:8]
+# Fixed, so a backend store that outlives one session (MLOOP_COMPAT_BACKEND_URI) keeps working.
+ADMIN_PW = "compat-admin-password"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def auth_url(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLOOP_")}
     env["MLOOP_AUTH_ADMIN_PASSWORD"] = ADMIN_PW
     cmd = ["node", str(BIN), "server", "--auth", "--host", "127.0.0.1", "--port", str(port),
-           "--backend-store-uri", f"sqlite:///{work / 'auth.db'}", "--artifacts-destination", str(work / "artifacts")]
+           "--backend-store-uri", os.environ.get("MLOOP_COMPAT_BACKEND_URI") or f"sqlite:///{work / 'auth.db'}", "--artifacts-destination", str(work / "artifacts")]
     with open(work / "server.log", "wb") as log:
         proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
