@@ -23,3 +23,18 @@ make_venv .venv2 test/compat/requirements-mlflow2.txt &
 p2=$!
 wait $p1
 wait $p2
+# mlflow's basic-auth app client (`mlflow.server.get_app_client("basic-auth", …)`) imports the
+# server's auth package, which needs Flask-WTF (and, for mlflow 2.x, an SQLAlchemy before 2.1):
+# installed beside each venv (test/compat/test_auth.py puts it on sys.path) so the venvs
+# themselves are not rebuilt for it.
+extras() {
+  local venv=$1 dir=$2 req=$3
+  local want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [[ -f "$dir/.requirements.sha256" && "$(cat "$dir/.requirements.sha256")" == "$want" ]]; then return 0; fi
+  rm -rf "$dir"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-deps --target "$dir" -r "$req"
+  echo "$want" > "$dir/.requirements.sha256"
+}
+extras .venv .venv-auth-client test/compat/requirements-auth-client.txt
+extras .venv2 .venv2-auth-client test/compat/requirements-auth-client-mlflow2.txt

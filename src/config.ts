@@ -19,6 +19,49 @@ export interface ServerConfig {
   /** Serve the web UI at `/`. */
   ui: boolean;
   logLevel: string;
+  /** Users and permissions (`--auth`, `MLOOP_AUTH`); off by default. See docs/auth.md. */
+  auth: AuthConfig;
+  /**
+   * Which reverse proxies to believe about the client's address (`X-Forwarded-For`), for
+   * per-address login limits and logs (`MLOOP_TRUST_PROXY`: true, or the proxies' addresses/CIDRs).
+   */
+  trustProxy: boolean | string[];
+}
+
+export interface AuthConfig {
+  enabled: boolean;
+  /** Permission on resources nobody granted the caller anything on (`MLOOP_AUTH_DEFAULT_PERMISSION`, default READ as in MLflow). */
+  defaultPermission: "NO_PERMISSIONS" | "READ" | "USE" | "EDIT" | "MANAGE";
+  /** The first admin, created when the user table is empty (`MLOOP_AUTH_ADMIN_USERNAME`, default admin). */
+  adminUsername: string;
+  /** `MLOOP_AUTH_ADMIN_PASSWORD`; unset, a password is generated and printed once. */
+  adminPassword?: string;
+  /** Failed logins allowed per username and per client address within the window. */
+  rateLimits: { perUser: number; perAddress: number; windowMs: number };
+}
+
+const AUTH_PERMISSIONS = ["NO_PERMISSIONS", "READ", "USE", "EDIT", "MANAGE"] as const;
+
+/** Auth settings from `MLOOP_AUTH_…` variables; `enabled` from the flag when given. */
+export function loadAuthConfig(flag: boolean | undefined, env: Env = process.env): AuthConfig {
+  const enabled = flag ?? (env.MLOOP_AUTH !== undefined ? parseBool(env.MLOOP_AUTH, "MLOOP_AUTH") : false);
+  const perm = (env.MLOOP_AUTH_DEFAULT_PERMISSION ?? "READ").trim().toUpperCase();
+  if (!(AUTH_PERMISSIONS as readonly string[]).includes(perm)) {
+    throw new ConfigError(`MLOOP_AUTH_DEFAULT_PERMISSION must be one of ${AUTH_PERMISSIONS.join(", ")}, got '${env.MLOOP_AUTH_DEFAULT_PERMISSION}'`);
+  }
+  const adminUsername = env.MLOOP_AUTH_ADMIN_USERNAME?.trim() || "admin";
+  if (adminUsername.includes(":")) throw new ConfigError(`MLOOP_AUTH_ADMIN_USERNAME may not contain ':', got '${adminUsername}'`);
+  return {
+    enabled,
+    defaultPermission: perm as AuthConfig["defaultPermission"],
+    adminUsername,
+    adminPassword: env.MLOOP_AUTH_ADMIN_PASSWORD || undefined,
+    rateLimits: {
+      perUser: env.MLOOP_AUTH_MAX_FAILED_LOGINS_PER_USER ? parseCount(env.MLOOP_AUTH_MAX_FAILED_LOGINS_PER_USER, "MLOOP_AUTH_MAX_FAILED_LOGINS_PER_USER", 1) : 10,
+      perAddress: env.MLOOP_AUTH_MAX_FAILED_LOGINS_PER_ADDRESS ? parseCount(env.MLOOP_AUTH_MAX_FAILED_LOGINS_PER_ADDRESS, "MLOOP_AUTH_MAX_FAILED_LOGINS_PER_ADDRESS", 1) : 100,
+      windowMs: 1000 * (env.MLOOP_AUTH_FAILED_LOGIN_WINDOW_S ? parseCount(env.MLOOP_AUTH_FAILED_LOGIN_WINDOW_S, "MLOOP_AUTH_FAILED_LOGIN_WINDOW_S", 1) : 900),
+    },
+  };
 }
 
 export class ConfigError extends Error {
@@ -55,6 +98,7 @@ export interface ServerOptions {
   webhookAllowList?: string[];
   ui?: boolean;
   logLevel?: string;
+  auth?: boolean;
 }
 
 /** Merges flags over `MLOOP_…` variables over MLflow's defaults. */
@@ -90,7 +134,21 @@ export function loadServerConfig(opts: ServerOptions = {}, env: Env = process.en
     webhookAllowList: allowRaw,
     ui,
     logLevel: opts.logLevel ?? env.MLOOP_LOG_LEVEL ?? "warn",
+    auth: loadAuthConfig(opts.auth, env),
+    trustProxy: parseTrustProxy(env.MLOOP_TRUST_PROXY),
   };
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | string[] {
+  if (raw === undefined || raw.trim() === "") return false;
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off"].includes(v)) return false;
+  const list = splitList(raw);
+  for (const item of list) {
+    if (!/^[0-9a-f.:]+(\/\d{1,3})?$/i.test(item)) throw new ConfigError(`MLOOP_TRUST_PROXY must be true, false or the proxies' addresses/CIDRs, got '${item}'`);
+  }
+  return list;
 }
 
 function splitList(raw: string | undefined): string[] {

@@ -50,12 +50,12 @@ export function freePort() {
 export const running = new Set();
 
 /**
- * Starts `cmd args` (its own process group, without the caller's MLOOP_/MLFLOW_ variables) and
+ * Starts `cmd args` (its own process group, without the caller's MLOOP_/MLFLOW_ variables, plus `env`) and
  * resolves once `<url>/health` answers 200, with the time that took.
  */
-export async function startServer(name, cmd, args, { cwd, port }) {
+export async function startServer(name, cmd, args, { cwd, port, env = {} }) {
   const t0 = performance.now();
-  const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLOOP_") && !k.startsWith("MLFLOW_")));
+  const childEnv = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLOOP_") && !k.startsWith("MLFLOW_"))), ...env };
   const child = spawn(cmd, args, { cwd, env: childEnv, stdio: ["ignore", "ignore", "pipe"], detached: true });
   let err = "";
   child.stderr.on("data", (d) => (err = (err + d.toString()).slice(-4000)));
@@ -95,10 +95,10 @@ export async function startServer(name, cmd, args, { cwd, port }) {
   };
 }
 
-/** A JSON call; GET bodies become a query string (lists repeat the key). Non-200 throws. */
-export async function call(base, method, route, body) {
+/** A JSON call; GET bodies become a query string (lists repeat the key); `headers` are sent too. Non-200 throws. */
+export async function call(base, method, route, body, headers = {}) {
   let url = `${base}${route}`;
-  const init = { method, headers: {} };
+  const init = { method, headers: { ...headers } };
   if (method === "GET" && body) {
     const qs = new URLSearchParams();
     for (const [k, v] of Object.entries(body)) for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));

@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyReply, type FastifyInstance, ty
 import type { ServerConfig } from "../config.js";
 import { openDatabase, type SqlDriver } from "../store/index.js";
 import { registerArtifacts } from "./artifacts.js";
+import { registerAuth } from "./auth.js";
 import type { DomainDeps } from "./deps.js";
 import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
@@ -15,6 +16,16 @@ export interface AppOptions {
   /** An already open database; otherwise the config's backend store URI is opened. */
   db?: SqlDriver;
   logger?: boolean;
+  /** Told the first admin's name (and generated password) when auth is on and the server had no users; default: printed to stderr. */
+  onFirstAdmin?: (username: string, password: string | undefined) => void;
+}
+
+function printFirstAdmin(username: string, password: string | undefined): void {
+  process.stderr.write(
+    password
+      ? `mloop: created admin user '${username}' with generated password ${password}\nmloop: it is shown only this once; change it with PATCH /api/2.0/mlflow/users/update-password\n`
+      : `mloop: created admin user '${username}' with the password from MLOOP_AUTH_ADMIN_PASSWORD\n`,
+  );
 }
 
 const NO_SCHEMA_COMPILERS = {
@@ -50,6 +61,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     bodyLimit: 64 * 1024 * 1024,
     routerOptions: { maxParamLength: 2000 },
     forceCloseConnections: true,
+    trustProxy: config.trustProxy,
     // Requests are validated by hand with MLflow's messages (src/api/params.ts), and no route
     // declares a JSON schema; skipping Ajv's compilers saves ~0.1 s of start-up.
     schemaController: { compilersFactory: NO_SCHEMA_COMPILERS },
@@ -114,6 +126,10 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     return reply.status(404).send({ error_code: "ENDPOINT_NOT_FOUND", message: `No API endpoint ${req.method} ${req.url.split("?")[0]}` });
   });
 
+  // Auth first: its onRoute check must see every route registered after it.
+  const deps: DomainDeps = { config, db };
+  await registerAuth(app, deps, { onFirstAdmin: opts.onFirstAdmin ?? printFirstAdmin });
+
   // `/version` answers like MLflow's server (clients gate features on it); mloop's own version
   // travels in a header.
   app.get("/health", async (_req, reply) => reply.header("x-mloop-version", VERSION).type("text/plain").send("OK"));
@@ -124,8 +140,9 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     store_type: "SqlStore",
     workspaces_enabled: false,
     trace_archival_enabled: false,
-    multipart_uploads_enabled: config.serveArtifacts,
-    multipart_downloads_enabled: config.serveArtifacts,
+    // The client sends presigned part URLs without credentials, so with auth on it transfers through the proxy routes, which check them.
+    multipart_uploads_enabled: config.serveArtifacts && !config.auth.enabled,
+    multipart_downloads_enabled: config.serveArtifacts && !config.auth.enabled,
     presigned_upload_run_id_supported: false,
     presigned_upload_model_id_supported: false,
     features_enabled: { gateway: false },
@@ -134,7 +151,6 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   app.get("/ajax-api/3.0/mlflow/server-info", serverInfo);
 
   // One call per domain, in dependency order; each returns the services later ones use.
-  const deps: DomainDeps = { config, db };
   const tracking = await registerTracking(app, deps);
   const registry = registerRegistry(app, deps, { tracking });
   await registerArtifacts(app, deps, { tracking, registry });

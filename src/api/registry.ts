@@ -138,6 +138,7 @@ function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void
       maxResults: optInt(inp, "max_results"),
       orderBy: optStringList(inp, "order_by"),
       pageToken: optString(inp, "page_token"),
+      scope: req.authScope,
     });
   };
   mlflowRoute(app, "GET", "registered-models/search", searchModels);
@@ -224,6 +225,7 @@ function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void
       maxResults: optInt(inp, "max_results"),
       orderBy: optStringList(inp, "order_by"),
       pageToken: optString(inp, "page_token"),
+      scope: req.authScope,
     });
   };
   mlflowRoute(app, "GET", "model-versions/search", searchVersions);

@@ -60,6 +60,7 @@ function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices): void
       orderBy: optStringList(inp, "order_by"),
       pageToken: optString(inp, "page_token"),
       viewType: parseViewType(typeof viewRaw === "number" ? viewRaw : optString(inp, "view_type")),
+      scope: req.authScope,
     });
     return res.nextPageToken ? { experiments: res.experiments, next_page_token: res.nextPageToken } : { experiments: res.experiments };
   };

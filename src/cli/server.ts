@@ -14,8 +14,9 @@ export function registerServerCommand(program: Command): void {
     .option("--no-serve-artifacts", "do not proxy artifacts; clients write to the artifact root themselves")
     .option("--webhook-allow <hosts>", "comma-separated hosts (host or host:port) webhooks may target even on loopback/private networks (MLOOP_WEBHOOK_ALLOW_LIST)")
     .option("--no-ui", "do not serve the web UI")
+    .option("--auth", "require sign-in: users, tokens and per-experiment / per-model permissions (MLOOP_AUTH); see docs/auth.md")
     .option("--log-level <level>", "fatal, error, warn, info, debug (MLOOP_LOG_LEVEL)")
-    .addHelpText("after", "\nExample:\n  mloop server --port 5000 --backend-store-uri sqlite:///mlruns.db\n")
+    .addHelpText("after", "\nExample:\n  mloop server --port 5000 --backend-store-uri sqlite:///mlruns.db\n  MLOOP_AUTH_ADMIN_PASSWORD=… mloop server --auth\n")
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const src = (name: string) => cmd.getOptionValueSource(name);
       const config = loadServerConfig({
@@ -28,12 +29,13 @@ export function registerServerCommand(program: Command): void {
         webhookAllowList: typeof opts.webhookAllow === "string" ? opts.webhookAllow.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
         ui: src("ui") === "cli" ? (opts.ui as boolean) : undefined,
         logLevel: opts.logLevel as string | undefined,
+        auth: opts.auth === true ? true : undefined,
       });
       // Loaded on demand so other commands start without Fastify and the stores.
       const { buildApp } = await import("../api/index.js");
       const app = await buildApp(config);
       const address = await app.listen({ host: config.host, port: config.port });
-      process.stderr.write(`mloop server listening at ${address} (store ${redact(config.backendStoreUri)}, artifacts ${config.artifactsDestination})\n`);
+      process.stderr.write(`mloop server listening at ${address} (store ${redact(config.backendStoreUri)}, artifacts ${config.artifactsDestination}${config.auth.enabled ? ", auth on" : ""})\n`);
       const stop = async () => {
         await app.close();
         process.exit(0);

@@ -1,10 +1,11 @@
 import { invalidParameter, notFound } from "../errors.js";
-import { decodePageToken, encodePageToken } from "../paging.js";
+import { decodePageToken, encodePageToken, scopeClause, type ResultScope } from "../paging.js";
 import { parseFilter, parseOrderBy } from "./filter.js";
 import type { LoggedModelStore } from "./logged-models-store.js";
 import type { ModelVersionStore } from "./model-versions-store.js";
 import type { RegisteredModelRecord, RegisteredModelStore } from "./registered-models-store.js";
 import { resolveVersionSource, type SourceLookups } from "./source.js";
+import type { SqlQuery } from "./sql.js";
 import { STAGES, type KeyValue, type ModelVersion, type RegisteredModel } from "./types.js";
 import {
   REGISTRY_LIMITS,
@@ -26,6 +27,14 @@ export interface SearchQuery {
   maxResults?: number;
   orderBy?: string[];
   pageToken?: string;
+  /** Only these registered models (by name) and their versions may appear; set by the auth layer. */
+  scope?: ResultScope;
+}
+
+function scoped(q: SqlQuery, column: string, scope: ResultScope | undefined): SqlQuery {
+  if (!scope) return q;
+  const c = scopeClause(column, scope);
+  return { ...q, where: `(${q.where}) AND (${c.sql})`, params: [...q.params, ...c.params] };
 }
 
 function offsetOf(token: string | undefined): number {
@@ -152,7 +161,7 @@ export class ModelRegistryService {
     const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchModelsDefault, REGISTRY_LIMITS.searchModelsMax);
     const sql = this.models.compileSearch(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "creation_timestamp", "last_updated_timestamp"]));
     const offset = offsetOf(q.pageToken);
-    const rows = await this.withVersions(await this.models.search(sql, limit + 1, offset));
+    const rows = await this.withVersions(await this.models.search(scoped(sql, "rm.name", q.scope), limit + 1, offset));
     const out: { registered_models: RegisteredModel[]; next_page_token?: string } = { registered_models: rows.slice(0, limit) };
     if (rows.length > limit) out.next_page_token = encodePageToken({ offset: offset + limit });
     return out;
@@ -270,7 +279,7 @@ export class ModelRegistryService {
     const orderBy = q.orderBy && q.orderBy.length > 0 ? q.orderBy : ["last_updated_timestamp DESC"];
     const sql = this.versions.compileSearch(parseFilter(q.filter), parseOrderBy(orderBy, ["name", "version_number", "creation_timestamp", "last_updated_timestamp"]));
     const offset = offsetOf(q.pageToken);
-    const rows = await this.versions.search(sql, limit + 1, offset);
+    const rows = await this.versions.search(scoped(sql, "mv.name", q.scope), limit + 1, offset);
     const out: { model_versions: ModelVersion[]; next_page_token?: string } = { model_versions: rows.slice(0, limit) };
     if (rows.length > limit) out.next_page_token = encodePageToken({ offset: offset + limit });
     return out;

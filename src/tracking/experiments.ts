@@ -3,7 +3,7 @@ import { invalidParameter, invalidState, notFound } from "../errors.js";
 import { LIMITS, validateExperimentId, validateExperimentName, validateKey, validateValueLength, validateMaxResults } from "./validation.js";
 import { lifecycleFilter, type TrackingStore } from "./store.js";
 import type { Experiment, KeyValue, ViewType } from "./types.js";
-import { decodePageToken, encodePageToken } from "../paging.js";
+import { decodePageToken, encodePageToken, scopeClause, type ResultScope } from "../paging.js";
 
 /** Appends a path segment to an artifact root URI without doubling slashes. */
 export function joinUri(root: string, ...parts: string[]): string {
@@ -26,6 +26,8 @@ export interface ExperimentSearch {
   orderBy?: string[];
   pageToken?: string;
   viewType: ViewType;
+  /** Only these experiments (by id) may appear; set by the auth layer. */
+  scope?: ResultScope;
 }
 
 /**
@@ -90,9 +92,10 @@ export class ExperimentService {
     const offset = typeof state?.offset === "number" && Number.isSafeInteger(state.offset) && state.offset >= 0 ? state.offset : 0;
     if (state && offset === 0 && state.offset !== 0) throw invalidParameter(`Invalid page token`);
     const { where, params, order } = this.compile(q.filter, q.orderBy);
+    const scope = scopeClause("CAST(e.experiment_id AS TEXT)", q.scope);
     const rows = await this.store.searchExperiments(
-      `(${lifecycleFilter(q.viewType, "e.lifecycle_stage")}) AND (${where})`,
-      params,
+      `(${lifecycleFilter(q.viewType, "e.lifecycle_stage")}) AND (${where}) AND (${scope.sql})`,
+      [...params, ...scope.params],
       order,
       limit + 1,
       offset,
