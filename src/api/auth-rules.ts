@@ -30,8 +30,28 @@ export interface Rule {
  * - `registered-model`: the `name` field.
  * - `artifact`: an artifact proxy path (wildcard, `path` query or multipart target), owned by the experiment its first segment names.
  * - `version-source`: what a new model version is made from (`run_id`, `model_id`, and a `runs:/`, `models:/` or `mlflow-artifacts:/` source).
+ * - `experiments:F`: every experiment listed in field F.
+ * - `trace`: the experiment of the trace named by the `:trace_id`/`:request_id` path parameter or the `trace_id`/`request_id` field; `traces:F`: of every trace listed in F.
+ * - `trace-start`: the experiment a new trace goes to (v3 `trace.trace_info.trace_location`, v2 `experiment_id`).
+ * - `trace-locations`: every experiment of a v3 trace search's `locations`.
+ * - `otlp`: the experiment named by the OTLP receiver's `x-mlflow-experiment-id` header.
  */
-export type Target = "experiment" | "run-experiment" | "experiment-name" | "run" | `runs:${string}` | "logged-model" | "registered-model" | "artifact" | "version-source";
+export type Target =
+  | "experiment"
+  | "run-experiment"
+  | "experiment-name"
+  | "run"
+  | `runs:${string}`
+  | `experiments:${string}`
+  | "logged-model"
+  | "registered-model"
+  | "artifact"
+  | "version-source"
+  | "trace"
+  | `traces:${string}`
+  | "trace-start"
+  | "trace-locations"
+  | "otlp";
 
 export interface Check {
   on: Target;
@@ -125,8 +145,43 @@ const TABLE: Record<string, Rule> = {
   [`DELETE ${API}/model-versions/delete-tag`]: on("registered-model", "delete"),
   [`GET|POST ${API}/model-versions/search`]: { who: "user", scope: "registered_model" },
   "GET /model-versions/get-artifact": on("registered-model", "read"),
+  "GET //model-versions/get-artifact": on("registered-model", "read"),
 
   // ---- webhooks: they see every model's events, so only admins manage them --
+  // ---- UI helpers ---------------------------------------------------------------
+  [`POST ${API}/upload-artifact`]: on("run", "update"),
+  [`POST ${API}/experiments/search-datasets`]: on("experiments:experiment_ids", "read"),
+  [`POST ${API}/runs/create-promptlab-run`]: on("experiment", "update"),
+
+  // ---- traces: each checked against the experiment its trace lives in ------------
+  [`POST ${API3}/traces`]: on("trace-start", "update"),
+  [`POST ${API}/traces`]: on("trace-start", "update"),
+  [`PATCH ${API}/traces/:request_id`]: on("trace", "update"),
+  [`GET ${API}/traces/:request_id/info`]: on("trace", "read"),
+  [`GET ${API}/traces/:trace_id`]: on("trace", "read"),
+  [`GET ${API3}/traces/:trace_id`]: on("trace", "read"),
+  [`GET ${API3}/traces/get`]: on("trace", "read"),
+  [`GET ${API3}/traces/batchGet`]: on("traces:trace_ids", "read"),
+  [`POST ${API3}/traces/batchGetInfos`]: on("traces:trace_ids", "read"),
+  [`POST ${API3}/traces/search`]: on("trace-locations", "read"),
+  [`GET ${API}/traces`]: on("experiments:experiment_ids", "read"),
+  [`POST ${API}/traces/delete-traces`]: on("experiment", "delete"),
+  [`POST ${API3}/traces/delete-traces`]: on("experiment", "delete"),
+  [`PATCH ${API}/traces/:trace_id/tags`]: on("trace", "update"),
+  [`PATCH ${API3}/traces/:trace_id/tags`]: on("trace", "update"),
+  [`DELETE ${API}/traces/:trace_id/tags`]: on("trace", "update"),
+  [`DELETE ${API3}/traces/:trace_id/tags`]: on("trace", "update"),
+  [`POST ${API}/traces/link-to-run`]: { who: "user", checks: [{ on: "run", need: "update" }, { on: "traces:trace_ids", need: "update" }] },
+  [`POST ${API3}/traces/link-to-run`]: { who: "user", checks: [{ on: "run", need: "update" }, { on: "traces:trace_ids", need: "update" }] },
+  [`POST ${API3}/traces/calculate-filter-correlation`]: on("experiments:experiment_ids", "read"),
+  [`POST ${API3}/traces/metrics`]: on("experiments:experiment_ids", "read"),
+  [`POST ${API3}/traces/:trace_id/assessments`]: on("trace", "update"),
+  [`GET ${API3}/traces/:trace_id/assessments/:assessment_id`]: on("trace", "read"),
+  [`PATCH ${API3}/traces/:trace_id/assessments/:assessment_id`]: on("trace", "update"),
+  [`DELETE ${API3}/traces/:trace_id/assessments/:assessment_id`]: on("trace", "delete"),
+  "POST /v1/traces": on("otlp", "update"),
+  [`GET ${API}/get-trace-artifact`]: on("trace", "read"),
+
   [`GET|POST ${API}/webhooks`]: ADMIN,
   [`GET|PATCH|DELETE ${API}/webhooks/:webhook_id`]: ADMIN,
   [`POST ${API}/webhooks/:webhook_id/test`]: ADMIN,

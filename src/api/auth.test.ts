@@ -342,6 +342,28 @@ describe("auth: MLflow's CVE patterns, each as a test", () => {
     expect((await a.t.app.inject({ method: "PUT", url: `/api/2.0/mlflow-artifacts/artifacts/loose/file.txt`, headers: { authorization: bob, "content-type": "application/octet-stream" }, payload: "x" })).statusCode).toBe(403);
   });
 
+  it("traces: start, read, search, tag, assess and OTLP ingest check the trace's experiment", async () => {
+    const now = Date.now();
+    const start = await a.call(alice, "POST", "/api/3.0/mlflow/traces", {
+      trace: { trace_info: { trace_id: "tr-secret", trace_location: { type: "MLFLOW_EXPERIMENT", mlflow_experiment: { experiment_id: exp } }, request_time: new Date(now).toISOString(), execution_duration: "0.5s", state: "OK" } },
+    });
+    expect(start.status).toBe(200);
+    const traceId = start.body.trace.trace_info.trace_id as string;
+    expect((await a.call(alice, "GET", `/api/3.0/mlflow/traces/${traceId}`)).status).toBe(200);
+    expect((await a.call(bob, "GET", `/api/3.0/mlflow/traces/${traceId}`)).status).toBe(403);
+    expect((await a.call(bob, "GET", "/ajax-api/3.0/mlflow/traces/get", { trace_id: traceId })).status).toBe(403);
+    expect((await a.call(bob, "GET", "/ajax-api/2.0/mlflow/get-trace-artifact", { request_id: traceId })).status).toBe(403);
+    expect((await a.call(bob, "POST", "/api/3.0/mlflow/traces/batchGetInfos", { trace_ids: [traceId] })).status).toBe(403);
+    expect((await a.call(bob, "POST", "/api/3.0/mlflow/traces/search", { locations: [{ type: "MLFLOW_EXPERIMENT", mlflow_experiment: { experiment_id: exp } }] })).status).toBe(403);
+    expect((await a.call(bob, "PATCH", `/api/3.0/mlflow/traces/${traceId}/tags`, { key: "k", value: "v" })).status).toBe(403);
+    expect((await a.call(bob, "POST", `/api/3.0/mlflow/traces/${traceId}/assessments`, { assessment: { assessment_name: "x", feedback: { value: 1 } } })).status).toBe(403);
+    expect((await a.call(bob, "POST", "/api/3.0/mlflow/traces", { trace: { trace_info: { trace_location: { type: "MLFLOW_EXPERIMENT", mlflow_experiment: { experiment_id: exp } } } } })).status).toBe(403);
+    const otlp = await a.t.app.inject({ method: "POST", url: "/v1/traces", headers: { authorization: bob, "content-type": "application/json", "x-mlflow-experiment-id": exp }, payload: "{}" });
+    expect(otlp.statusCode).toBe(403);
+    expect((await a.call(bob, "POST", "/api/3.0/mlflow/traces/delete-traces", { experiment_id: exp, max_timestamp_millis: now + 1000, max_traces: 10 })).status).toBe(403);
+    expect((await a.call(alice, "POST", "/api/3.0/mlflow/traces/search", { locations: [{ type: "MLFLOW_EXPERIMENT", mlflow_experiment: { experiment_id: exp } }] })).body.traces.length).toBe(1);
+  });
+
   it("get-artifact, artifacts/list and logged-model artifacts check the run's or model's experiment", async () => {
     expect((await get(bob, `/get-artifact?run_id=${run}&path=secret.txt`)).statusCode).toBe(403);
     expect((await get(alice, `/get-artifact?run_id=${run}&path=secret.txt`)).body).toBe("top secret");

@@ -174,6 +174,18 @@ function resourceId(inp: Input): string {
   return field(inp, "resource_id");
 }
 
+/** A trace id from the path (`:trace_id`, `:request_id`) or the request's fields. */
+function traceIdOf(req: FastifyRequest, inp: Input): string {
+  const params = (req.params ?? {}) as Record<string, string>;
+  const fromPath = params.trace_id ?? params.request_id;
+  if (fromPath) return fromPath;
+  return inp.trace_id !== undefined && inp.trace_id !== "" ? field(inp, "trace_id") : field(inp, "request_id");
+}
+
+async function traceExperiment(app: FastifyInstance, traceId: string): Promise<string> {
+  return (await app.tracking.traces.getInfo(traceId)).experimentId;
+}
+
 async function runExperiment(app: FastifyInstance, runId: string): Promise<string> {
   return (await app.tracking.runs.locate(runId)).experimentId;
 }
@@ -220,7 +232,33 @@ async function allowed(app: FastifyInstance, auth: AuthService, who: Principal, 
     }
     case "version-source":
       return versionSourceReadable(app, auth, who, inp);
+    case "trace":
+      return experiment(await traceExperiment(app, traceIdOf(req, inp)));
+    case "trace-start": {
+      const loc = (inp.trace as { trace_info?: { trace_location?: { mlflow_experiment?: { experiment_id?: unknown } } } } | undefined)?.trace_info?.trace_location?.mlflow_experiment?.experiment_id;
+      return experiment(typeof loc === "string" && loc !== "" ? loc : field(inp, "experiment_id"));
+    }
+    case "trace-locations": {
+      const locations = Array.isArray(inp.locations) ? inp.locations : [];
+      for (const l of locations) {
+        const id = (l as { mlflow_experiment?: { experiment_id?: unknown } } | null)?.mlflow_experiment?.experiment_id;
+        if (typeof id === "string" && !(await experiment(id))) return false;
+      }
+      return true;
+    }
+    case "otlp": {
+      const header = req.headers["x-mlflow-experiment-id"];
+      return experiment(typeof header === "string" && header !== "" ? header : "0");
+    }
     default: {
+      if (target.startsWith("experiments:")) {
+        for (const id of optStringList(inp, target.slice("experiments:".length)) ?? []) if (!(await experiment(id))) return false;
+        return true;
+      }
+      if (target.startsWith("traces:")) {
+        for (const id of optStringList(inp, target.slice("traces:".length)) ?? []) if (!(await experiment(await traceExperiment(app, id)))) return false;
+        return true;
+      }
       // `runs:FIELD`: every run listed.
       const ids = optStringList(inp, target.slice("runs:".length)) ?? [];
       for (const id of ids) if (!(await experiment(await runExperiment(app, id)))) return false;
