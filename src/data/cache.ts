@@ -30,10 +30,42 @@ export class ObjectCache {
     return fs.existsSync(this.pathOf(md5));
   }
 
+  /** Which of `md5s` are in the cache: one listing per `<2>` folder instead of one stat per object. */
+  existing(md5s: Iterable<string>): Set<string> {
+    const byPrefix = new Map<string, string[]>();
+    for (const m of md5s) {
+      const p = m.slice(0, 2);
+      const list = byPrefix.get(p);
+      if (list) list.push(m);
+      else byPrefix.set(p, [m]);
+    }
+    const found = new Set<string>();
+    for (const [p, list] of byPrefix) {
+      if (list.length === 1) {
+        if (this.exists(list[0]!)) found.add(list[0]!);
+        continue;
+      }
+      let names: Set<string>;
+      try {
+        names = new Set(fs.readdirSync(path.join(this.objects, p)));
+      } catch {
+        continue;
+      }
+      for (const m of list) if (names.has(m.slice(2))) found.add(m);
+    }
+    return found;
+  }
+
   /** A fresh temporary path on the cache's filesystem, so a rename into place is atomic. */
   tempPath(): string {
     fs.mkdirSync(this.tmp, { recursive: true });
     return path.join(this.tmp, `${randomBytes(8).toString("hex")}.tmp`);
+  }
+
+  /** Where the hashing threads store files (see `hashFiles`). */
+  storeTarget(): { objects: string; tmp: string } {
+    fs.mkdirSync(this.tmp, { recursive: true });
+    return { objects: this.objects, tmp: this.tmp };
   }
 
   /** Moves a finished temporary file into place as `md5`, read-only; an object already there wins. */

@@ -5,7 +5,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import YAML from "yaml";
+import { createRequire } from "node:module";
+import type YAMLModule from "yaml";
 import { invalidParameter } from "../errors.js";
 import { isMd5 } from "./tree.js";
 
@@ -32,6 +33,45 @@ export interface DvcFile {
 
 const OUT_KEYS = new Set(["md5", "size", "nfiles", "hash", "path"]);
 
+const requireCjs = createRequire(import.meta.url);
+let yamlModule: typeof YAMLModule | undefined;
+/** The YAML library costs ~0.2 s to load; the common `.dvc` files are read and written without it. */
+function yaml(): typeof YAMLModule {
+  yamlModule ??= requireCjs("yaml") as typeof YAMLModule;
+  return yamlModule;
+}
+
+/** A scalar YAML reads back as the same string, written without quotes. */
+const PLAIN = /^(?![-?:,[\]{}#&*!|>'"%@`\s])(?!.*(?::\s|\s#|\s$|:$))[\x20-\x7e]+$/u;
+const NOT_A_STRING = /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N|[-+]?(?:\.\d+|\d[\d_]*(?:\.\d*)?)(?:[eE][-+]?\d+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|<<)$/;
+
+function isPlain(s: string): boolean {
+  return PLAIN.test(s) && !NOT_A_STRING.test(s) && !s.startsWith("---") && !s.startsWith("...");
+}
+
+/**
+ * Reads the shape DVC writes for a plain `.dvc` file (`outs:` and `- key: value`
+ * lines of plain scalars) without the YAML library; `undefined` for anything else.
+ */
+function parseSimple(text: string): Record<string, unknown> | undefined {
+  const lines = text.split("\n");
+  if (lines[lines.length - 1] === "") lines.pop();
+  if (lines[0] !== "outs:") return undefined;
+  const outs: Record<string, unknown>[] = [];
+  for (const line of lines.slice(1)) {
+    const m = /^(- |  )([a-z_]+): (.+)$/.exec(line);
+    if (!m) return undefined;
+    const [, lead, key, raw] = m as unknown as [string, string, string, string];
+    if (lead === "- ") outs.push({});
+    const cur = outs[outs.length - 1];
+    if (!cur || key in cur) return undefined;
+    if (/^\d+$/.test(raw) && raw.length < 16) cur[key] = Number(raw);
+    else if (isPlain(raw)) cur[key] = raw;
+    else return undefined;
+  }
+  return { outs };
+}
+
 /** Reads and checks a `.dvc` file; every problem is one line naming the file. */
 export function readDvcFile(file: string, shown = file): DvcFile {
   let text: string;
@@ -42,7 +82,7 @@ export function readDvcFile(file: string, shown = file): DvcFile {
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text);
+    doc = parseSimple(text) ?? yaml().parse(text);
   } catch (err) {
     throw invalidParameter(`${shown} is not valid YAML: ${String((err as Error).message).split("\n")[0]}`);
   }
@@ -91,7 +131,11 @@ export function formatDvcFile(d: Pick<DvcFile, "outs" | "extra">): string {
     m.path = o.path;
     return { ...m, ...o.extra };
   });
-  return YAML.stringify({ outs, ...d.extra }, { indentSeq: false, lineWidth: 0, singleQuote: true });
+  const simple = Object.keys(d.extra).length === 0 && outs.every((o) => Object.values(o).every((v) => (typeof v === "number" && Number.isSafeInteger(v)) || (typeof v === "string" && isPlain(v))));
+  if (simple) {
+    return `outs:\n${outs.map((o) => Object.entries(o).map(([k, v], i) => `${i === 0 ? "- " : "  "}${k}: ${v}\n`).join("")).join("")}`;
+  }
+  return yaml().stringify({ outs, ...d.extra }, { indentSeq: false, lineWidth: 0, singleQuote: true });
 }
 
 /** Writes a `.dvc` file whole or not at all (a temporary file renamed into place). */

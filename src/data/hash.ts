@@ -21,6 +21,12 @@ export interface FileHash {
   mtime: string;
 }
 
+/** A cache to store hashed files in: `objects/<2>/<30>`, through temporary files in `tmp` (same filesystem). */
+export interface StoreIn {
+  objects: string;
+  tmp: string;
+}
+
 export interface HashProgress {
   bytes: number;
   totalBytes: number;
@@ -29,48 +35,68 @@ export interface HashProgress {
 }
 
 /**
- * The worker's whole program, as text: it needs nothing but node's own
- * modules, and `eval` runs it the same from the TypeScript sources (tests)
- * and from dist/.
+ * Hashes one file (and copies it to `copyTo` if given) with synchronous 1 MB
+ * reads. Kept as text so the worker threads run the very same function: it
+ * needs nothing but node's own modules, and `eval` runs it the same from the
+ * TypeScript sources (tests) and from dist/.
  */
-const WORKER_SOURCE = `
-const { parentPort } = require("node:worker_threads");
-const fs = require("node:fs");
-const { createHash } = require("node:crypto");
-const buf = Buffer.allocUnsafe(1 << 20);
-function hashOne(p) {
+const HASH_ONE = `function hashOne(fs, createHash, buf, p, store) {
   const fd = fs.openSync(p, "r");
+  let result;
   try {
     const st = fs.fstatSync(fd, { bigint: true });
     const h = createHash("md5");
     let n;
     while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(n === buf.length ? buf : buf.subarray(0, n));
-    return { md5: h.digest("hex"), size: Number(st.size), inode: String(st.ino), mtime: String(st.mtimeNs) };
+    result = { md5: h.digest("hex"), size: Number(st.size), inode: String(st.ino), mtime: String(st.mtimeNs) };
   } finally {
     fs.closeSync(fd);
   }
-}
+  if (store) {
+    // The file was just read, so the kernel copies it from memory (copy_file_range, or a reflink where it can).
+    const dest = store.objects + "/" + result.md5.slice(0, 2) + "/" + result.md5.slice(2);
+    if (!fs.existsSync(dest)) {
+      const tmp = store.tmp + "/" + result.md5 + "." + process.pid + "." + Math.random().toString(36).slice(2) + ".tmp";
+      try {
+        fs.copyFileSync(p, tmp, fs.constants.COPYFILE_FICLONE);
+        fs.chmodSync(tmp, 0o444);
+        fs.mkdirSync(store.objects + "/" + result.md5.slice(0, 2), { recursive: true });
+        fs.renameSync(tmp, dest);
+      } catch (e) {
+        try { fs.rmSync(tmp, { force: true }); } catch {}
+        throw e;
+      }
+    }
+  }
+  return result;
+}`;
+
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const fs = require("node:fs");
+const { createHash } = require("node:crypto");
+const buf = Buffer.allocUnsafe(1 << 20);
+${HASH_ONE}
 parentPort.on("message", (job) => {
   const results = [];
-  for (const p of job.paths) {
-    try { results.push(hashOne(p)); } catch (e) { results.push({ error: (e && e.code) || String(e) }); }
-  }
+  job.paths.forEach((p) => {
+    try { results.push(hashOne(fs, createHash, buf, p, job.store)); } catch (e) { results.push({ error: (e && e.code) || String(e) }); }
+  });
   parentPort.postMessage({ id: job.id, results });
 });
 `;
 
-/** Hashes one file in this thread. */
-export function hashFileSync(p: string, buf: Buffer = Buffer.allocUnsafe(1 << 20)): FileHash {
-  const fd = fs.openSync(p, "r");
-  try {
-    const st = fs.fstatSync(fd, { bigint: true });
-    const h = createHash("md5");
-    let n: number;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(n === buf.length ? buf : buf.subarray(0, n));
-    return { md5: h.digest("hex"), size: Number(st.size), inode: String(st.ino), mtime: String(st.mtimeNs) };
-  } finally {
-    fs.closeSync(fd);
-  }
+const hashOne = new Function(`return ${HASH_ONE}`)() as (
+  fsModule: typeof fs,
+  hash: typeof createHash,
+  buf: Buffer,
+  p: string,
+  store: StoreIn | undefined,
+) => FileHash;
+
+/** Hashes one file in this thread (and stores it as in {@link hashFiles}). */
+export function hashFileSync(p: string, buf: Buffer = Buffer.allocUnsafe(1 << 20), store?: StoreIn): FileHash {
+  return hashOne(fs, createHash, buf, p, store);
 }
 
 export function md5Bytes(bytes: Buffer): string {
@@ -95,12 +121,14 @@ const BATCH_BYTES = 32 * 1024 * 1024;
 
 /**
  * Hashes `files` (absolute paths with their expected sizes, for balancing and
- * progress). Results come back in the order of `files`; a file that cannot be
+ * progress). With `store`, each file is also copied into that cache under its
+ * md5 right after it was hashed, while its pages are still in memory, unless
+ * the object is there already. Results come back in the order of `files`; a file that cannot be
  * read fails the whole call with a {@link HashError} naming it.
  */
 export async function hashFiles(
   files: readonly { path: string; size: number }[],
-  opts: { threads?: number; onProgress?: (p: HashProgress) => void } = {},
+  opts: { threads?: number; onProgress?: (p: HashProgress) => void; store?: StoreIn } = {},
 ): Promise<FileHash[]> {
   const totalBytes = files.reduce((s, f) => s + f.size, 0);
   const progress: HashProgress = { bytes: 0, totalBytes, files: 0, totalFiles: files.length };
@@ -110,7 +138,7 @@ export async function hashFiles(
     const buf = Buffer.allocUnsafe(1 << 20);
     return files.map((f) => {
       try {
-        const h = hashFileSync(f.path, buf);
+        const h = hashFileSync(f.path, buf, opts.store);
         progress.bytes += h.size;
         progress.files++;
         opts.onProgress?.(progress);
@@ -148,7 +176,7 @@ export async function hashFiles(
             const send = () => {
               if (next >= batches.length) return resolve();
               const id = next++;
-              w.postMessage({ id, paths: batches[id]!.map((i) => files[i]!.path) });
+              w.postMessage({ id, paths: batches[id]!.map((i) => files[i]!.path), store: opts.store });
             };
             w.on("message", (msg: { id: number; results: (FileHash | { error: string })[] }) => {
               const batch = batches[msg.id]!;

@@ -103,20 +103,22 @@ export class DvcIgnore {
 
   /** Whether `rel` (relative to the root, `/`-separated) is ignored; its parent folders are assumed not ignored. */
   isIgnored(rel: string, isDir: boolean): boolean {
-    const parts = rel.split("/");
-    const name = parts[parts.length - 1]!;
+    const name = rel.slice(rel.lastIndexOf("/") + 1);
     if (isDir && ALWAYS.has(name)) return true;
     if (name === ".dvcignore") return false;
     let ignored = false;
-    for (let depth = 0; depth < parts.length; depth++) {
-      const base = parts.slice(0, depth).join("/");
-      const f = this.fileFor(base);
-      if (!f) continue;
-      const sub = parts.slice(depth).join("/");
-      for (const r of f.rules) {
-        if (r.dirOnly && !isDir) continue;
-        if (r.negate === ignored && r.regex.test(sub)) ignored = !r.negate;
+    // each folder from the root down to rel's own: its .dvcignore matches the rest of the path
+    for (let cut = -1; ; ) {
+      const f = this.fileFor(cut < 0 ? "" : rel.slice(0, cut));
+      if (f && f.rules.length > 0) {
+        const sub = rel.slice(cut + 1);
+        for (const r of f.rules) {
+          if (r.dirOnly && !isDir) continue;
+          if (r.negate === ignored && r.regex.test(sub)) ignored = !r.negate;
+        }
       }
+      cut = rel.indexOf("/", cut + 1);
+      if (cut < 0) break;
     }
     return ignored;
   }

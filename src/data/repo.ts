@@ -17,10 +17,11 @@ import { Transform } from "node:stream";
 import { MlflowError, invalidParameter, notFound } from "../errors.js";
 import { LINK_TYPES, ObjectCache, type LinkType } from "./cache.js";
 import { formatDvcFile, readDvcFile, writeDvcFile, type DvcFile, type Out } from "./dvcfile.js";
-import { hashFiles, md5Bytes, type HashProgress } from "./hash.js";
+import { HashError, hashFiles, md5Bytes, type HashProgress } from "./hash.js";
 import { DvcIgnore } from "./ignore.js";
 import { formatIni, parseIni, type Sections } from "./ini.js";
-import { Remote, runParallel } from "./remote.js";
+import { runParallel } from "./parallel.js";
+import type { Remote } from "./remote.js";
 import { StateCache } from "./state.js";
 import { buildTree, parseTree, type TreeEntry } from "./tree.js";
 import { findDvcFiles, relPosix, statFile, walkFiles, type WorkspaceFile } from "./workspace.js";
@@ -222,14 +223,15 @@ export class DataRepo {
     if (write) this.writeConfig(local);
   }
 
-  /** The remote named, or the default one; a missing one is one line naming it. */
-  remote(name?: string): Remote {
+  /** The remote named, or the default one; a missing one is one line naming it. Loaded on use: S3 support costs start-up time. */
+  async remote(name?: string): Promise<Remote> {
     const wanted = name ?? this.setting("core", "remote");
     if (!wanted) throw invalidParameter("no remote given and no default remote set (mloop data remote add -d NAME URL)");
     const r = this.remotes().find((x) => x.name === wanted);
     if (!r) throw notFound(`remote '${wanted}' is not in .dvc/config or .dvc/config.local`);
     const options = new Map([...(this.config.get(`remote "${wanted}"`) ?? []), ...(this.localConfig.get(`remote "${wanted}"`) ?? [])]);
-    return new Remote(r.name, r.url, options, this.dvcDir);
+    const { Remote: RemoteClass } = await import("./remote.js");
+    return new RemoteClass(r.name, r.url, options, this.dvcDir);
   }
 
   // --- state and hashing ---------------------------------------------------------------------
@@ -244,20 +246,24 @@ export class DataRepo {
     return fn ? (p) => fn(phase, p) : undefined;
   }
 
-  /** md5s of workspace files: from the state cache where unchanged, hashed in parallel otherwise. */
-  async hash(files: readonly Omit<WorkspaceFile, "relpath">[], phase: Phase = "hashing"): Promise<string[]> {
+  /**
+   * md5s of workspace files: from the state cache where unchanged, hashed in
+   * parallel otherwise. With `store`, what is hashed is also copied into the
+   * cache by the hashing thread, while the file is still in memory.
+   */
+  async hash(files: readonly Omit<WorkspaceFile, "relpath">[], { phase = "hashing", store = false }: { phase?: Phase; store?: boolean } = {}): Promise<string[]> {
     const state = await this.state();
-    const md5s: (string | undefined)[] = await Promise.all(files.map((f) => state.lookup(f)));
+    const md5s = await state.lookup(files);
     const todo = files.map((f, i) => ({ f, i })).filter((x) => md5s[x.i] === undefined);
     if (todo.length > 0) {
       let hashed;
       try {
         hashed = await hashFiles(
           todo.map((t) => ({ path: t.f.abs, size: t.f.size })),
-          { threads: this.opts.threads, onProgress: this.progress(phase) },
+          { threads: this.opts.threads, onProgress: this.progress(phase), store: store ? this.cache.storeTarget() : undefined },
         );
       } catch (err) {
-        if (err instanceof Error && "file" in err) throw invalidParameter(`cannot read '${relPosix(this.root, String(err.file))}': ${(err as { code?: string }).code}`);
+        if (err instanceof HashError) throw invalidParameter(`cannot read '${relPosix(this.root, err.file)}': ${err.code}`);
         throw err;
       }
       hashed.forEach((h, k) => {
@@ -269,15 +275,15 @@ export class DataRepo {
   }
 
   /** The md5 of one workspace file, or `undefined` when it does not exist. */
-  async hashFile(abs: string): Promise<string | undefined> {
+  async hashFile(abs: string, store = false): Promise<string | undefined> {
     const st = statFile(abs);
-    return st ? (await this.hash([st]))[0] : undefined;
+    return st ? (await this.hash([st], { store }))[0] : undefined;
   }
 
-  /** Files of a tracked folder with their md5s, and the folder's manifest. */
-  async hashFolder(abs: string): Promise<{ files: (WorkspaceFile & { md5: string })[]; tree: ReturnType<typeof buildTree>; size: number }> {
+  /** Files of a tracked folder with their md5s, and the folder's manifest; `store` as in {@link hash}. */
+  async hashFolder(abs: string, store = false): Promise<{ files: (WorkspaceFile & { md5: string })[]; tree: ReturnType<typeof buildTree>; size: number }> {
     const files = walkFiles(abs, relPosix(this.root, abs), this.ignore);
-    const md5s = await this.hash(files);
+    const md5s = await this.hash(files, { store });
     const withMd5 = files.map((f, i) => ({ ...f, md5: md5s[i]! }));
     const tree = buildTree(withMd5.map((f) => ({ relpath: f.relpath, md5: f.md5 })));
     return { files: withMd5, tree, size: files.reduce((s, f) => s + f.size, 0) };
@@ -411,13 +417,14 @@ export class DataRepo {
     const types = this.linkTypes();
     const st = fs.statSync(abs);
     if (st.isFile()) {
-      const md5 = (await this.hashFile(abs))!;
+      const md5 = (await this.hashFile(abs, true))!;
       await this.cache.addFile(abs, md5);
       if (types[0] !== "copy") await this.relink(md5, abs, types);
       return { md5, size: st.size, hash: "md5" };
     }
-    const { files, tree, size } = await this.hashFolder(abs);
-    const fresh = files.filter((f) => !this.cache.exists(f.md5));
+    const { files, tree, size } = await this.hashFolder(abs, true);
+    const cached = this.cache.existing(files.map((f) => f.md5));
+    const fresh = files.filter((f) => !cached.has(f.md5));
     const done = new Set<string>();
     const bar = { bytes: 0, totalBytes: fresh.reduce((s, f) => s + f.size, 0), files: 0, totalFiles: fresh.length };
     const report = this.progress("caching");
@@ -486,7 +493,8 @@ export class DataRepo {
     if (!this.cache.exists(md5)) return false;
     if (!md5.endsWith(".dir")) return true;
     try {
-      return parseTree(fs.readFileSync(this.cache.pathOf(md5)), md5).every((e) => this.cache.exists(e.md5));
+      const entries = parseTree(fs.readFileSync(this.cache.pathOf(md5)), md5);
+      return this.cache.existing(entries.map((e) => e.md5)).size === new Set(entries.map((e) => e.md5)).size;
     } catch {
       return false;
     }
@@ -494,7 +502,7 @@ export class DataRepo {
 
   /** Outputs whose objects the remote lacks (`new`: only in the cache; `missing`: in neither). */
   async remoteStatus(targets: readonly string[] | undefined, remoteName: string | undefined, cwd = process.cwd()): Promise<StatusEntry[]> {
-    const remote = this.remote(remoteName);
+    const remote = await this.remote(remoteName);
     try {
       const perOut: { d: DvcFile; o: Out; objects: string[] }[] = [];
       for (const d of this.selectDvcFiles(targets, cwd)) {
@@ -527,7 +535,7 @@ export class DataRepo {
     const unique = [...new Set(md5s)];
     const stats = unique.map((m) => statFile(this.cache.pathOf(m)));
     const present = unique.map((m, i) => ({ m, st: stats[i] })).filter((x): x is { m: string; st: NonNullable<typeof x.st> } => x.st !== undefined);
-    const found = await this.hash(present.map((x) => x.st), "verifying");
+    const found = await this.hash(present.map((x) => x.st), { phase: "verifying" });
     present.forEach((x, i) => {
       if (found[i] !== x.m) {
         bad.add(x.m);
@@ -663,7 +671,7 @@ export class DataRepo {
 
   /** Uploads the objects the remote lacks (files first, then folders' manifests). */
   async push(targets?: readonly string[], remoteName?: string, cwd = process.cwd()): Promise<TransferResult> {
-    const remote = this.remote(remoteName);
+    const remote = await this.remote(remoteName);
     try {
       const { files, trees, missingTrees } = this.objectsOf(this.selectDvcFiles(targets, cwd), { needTrees: true });
       if (missingTrees.length > 0) throw notFound(`the manifest of '${missingTrees[0]}' is not in the cache; nothing of it can be pushed`);
@@ -733,7 +741,7 @@ export class DataRepo {
 
   /** Downloads into the cache what the selected outs need and the cache lacks. */
   async fetch(targets?: readonly string[], remoteName?: string, cwd = process.cwd()): Promise<TransferResult> {
-    const remote = this.remote(remoteName);
+    const remote = await this.remote(remoteName);
     try {
       const selected = this.selectDvcFiles(targets, cwd);
       const result: TransferResult = { transferred: 0, skipped: 0, failed: [] };
@@ -790,7 +798,7 @@ export class DataRepo {
     this.cache.clearTemp();
     let removedFromRemote = 0;
     if (cloud) {
-      const remote = this.remote(remoteName);
+      const remote = await this.remote(remoteName);
       try {
         const gone = (await remote.listAll(this.jobs())).filter((m) => !used.has(m));
         await runParallel(gone, this.jobs(), async (m) => {

@@ -31,6 +31,7 @@ interface StateRow {
 
 export class StateCache {
   private rows: Map<string, StateRow> | undefined;
+  private loading: Promise<Map<string, StateRow>> | undefined;
   private readonly pending = new Map<string, FileHash>();
 
   private constructor(private readonly db: SqlDriver | undefined) {}
@@ -46,18 +47,24 @@ export class StateCache {
     }
   }
 
-  private async load(): Promise<Map<string, StateRow>> {
-    if (!this.rows) {
+  /** Loads the table once, on first use. */
+  private load(): Promise<Map<string, StateRow>> {
+    this.loading ??= (async () => {
       const all = this.db ? await this.db.all<StateRow>("SELECT inode, mtime, size, md5 FROM state") : [];
       this.rows = new Map(all.map((r) => [r.inode, r]));
-    }
-    return this.rows;
+      for (const [k, v] of this.pending) this.rows.set(k, v);
+      return this.rows;
+    })();
+    return this.loading;
   }
 
-  /** The md5 recorded for a file with this inode, size and mtime, if any. */
-  async lookup(stat: { inode: string; size: number; mtime: string }): Promise<string | undefined> {
-    const row = (await this.load()).get(stat.inode) ?? this.pending.get(stat.inode);
-    return row && row.mtime === stat.mtime && Number(row.size) === stat.size ? row.md5 : undefined;
+  /** The md5s recorded for files with these inodes, sizes and mtimes (`undefined` where none matches). */
+  async lookup(stats: readonly { inode: string; size: number; mtime: string }[]): Promise<(string | undefined)[]> {
+    const rows = await this.load();
+    return stats.map((s) => {
+      const row = rows.get(s.inode);
+      return row && row.mtime === s.mtime && Number(row.size) === s.size ? row.md5 : undefined;
+    });
   }
 
   /** Records a file's hash; written on {@link flush}. */

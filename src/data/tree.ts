@@ -58,9 +58,13 @@ export function compareCodePoints(a: string, b: string): number {
   return a.length - b.length;
 }
 
+/** Characters whose UTF-16 order differs from their code point order. */
+const HIGH = /[\ud800-\uffff]/;
+
 /** Builds a folder's manifest and its hash from its files' hashes. */
 export function buildTree(entries: readonly TreeEntry[]): TreeInfo {
-  const sorted = [...entries].sort((a, b) => compareCodePoints(a.relpath, b.relpath));
+  const simple = entries.every((e) => !HIGH.test(e.relpath));
+  const sorted = [...entries].sort(simple ? (a, b) => (a.relpath < b.relpath ? -1 : a.relpath > b.relpath ? 1 : 0) : (a, b) => compareCodePoints(a.relpath, b.relpath));
   const body = sorted.map((e) => `{"md5": ${pythonJsonString(e.md5)}, "relpath": ${pythonJsonString(e.relpath)}}`).join(", ");
   const bytes = Buffer.from(`[${body}]`, "utf8");
   return { md5: `${createHash("md5").update(bytes).digest("hex")}.dir`, bytes, entries: sorted };
