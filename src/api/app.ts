@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyError, type FastifyReply, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ServerConfig } from "../config.js";
 import { openDatabase, type SqlDriver } from "../store/index.js";
 import { registerArtifacts } from "./artifacts.js";
@@ -37,7 +37,26 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     // Requests are validated by hand with MLflow's messages (src/api/params.ts), and no route
     // declares a JSON schema; skipping Ajv's compilers saves ~0.1 s of start-up.
     schemaController: { compilersFactory: NO_SCHEMA_COMPILERS },
+    // Errors Fastify raises before routing (a malformed URL, a bad content type) get MLflow's shape too.
+    frameworkErrors: (err, _req, reply: FastifyReply) => {
+      const status = typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      void reply.status(status).send({ error_code: "BAD_REQUEST", message: err.message });
+    },
+    // And so do requests Node's HTTP parser refuses (URI too long, headers too large, bad framing).
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return;
+      const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "HPE_URI_TOO_LONG" ? 414 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+      const reason = status === 431 ? "Request Header Fields Too Large" : status === 414 ? "URI Too Long" : status === 408 ? "Request Timeout" : "Bad Request";
+      const body = JSON.stringify({ error_code: status === 400 ? "BAD_REQUEST" : "RESOURCE_LIMIT_EXCEEDED", message: `${reason}: the request could not be parsed` });
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
+  // Every route any domain registers, for the checks that must cover all of them (hostile-input tests, auth).
+  const routeTable: RouteEntry[] = [];
+  app.addHook("onRoute", (route) => {
+    for (const method of [route.method].flat()) routeTable.push({ method, url: route.url });
+  });
+  app.decorate("routeTable", routeTable);
   app.decorate("config", config);
   app.decorate("db", db);
   if (!opts.db) app.addHook("onClose", async () => db.close());
@@ -103,8 +122,15 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   return app;
 }
 
+/** A registered route: its method and URL pattern (`/api/2.0/mlflow/runs/get`, `/…/:name`). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+}
+
 declare module "fastify" {
   interface FastifyInstance {
+    routeTable: readonly RouteEntry[];
     config: ServerConfig;
     db: SqlDriver;
   }

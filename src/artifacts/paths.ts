@@ -8,6 +8,8 @@ import { invalidParameter } from "../errors.js";
  */
 export const STAGING_DIR = ".mloop-uploads";
 
+/** The longest file name common file systems (ext4, xfs, APFS, NTFS) and S3 keys' segments take. */
+const MAX_SEGMENT_BYTES = 255;
 const MAX_PATH_LENGTH = 4096;
 const MAX_DECODE_ROUNDS = 8;
 
@@ -65,6 +67,8 @@ export function safeArtifactPath(raw: string | undefined | null): string {
   if (raw.length > MAX_PATH_LENGTH) rejectPath(raw, `longer than ${MAX_PATH_LENGTH} characters`);
   for (const form of decodedForms(raw)) checkForm(raw, form);
   const segments = raw.split("/").filter((s) => s !== "" && s !== ".");
+  // File systems refuse names over 255 bytes (ENAMETOOLONG); say so as a bad path, not a server error.
+  if (segments.some((s) => Buffer.byteLength(s) > MAX_SEGMENT_BYTES)) rejectPath(raw, `has a name longer than ${MAX_SEGMENT_BYTES} bytes`);
   if (segments[0] === STAGING_DIR) rejectPath(raw, `'${STAGING_DIR}' is reserved`);
   return segments.join("/");
 }

@@ -3,6 +3,7 @@ import { tracking } from "./0001-tracking.js";
 import { registry } from "./0002-registry.js";
 import { trackingRuns } from "./0003-tracking-runs.js";
 import { runSearch } from "./0005-run-search.js";
+import { metricIndexes } from "./0009-metric-indexes.js";
 
 /** Every migration, in order. A new schema change is a new file and a new line here. */
-export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch];
+export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, metricIndexes];
