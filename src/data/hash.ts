@@ -163,6 +163,9 @@ export async function hashFiles(
     }
   });
   if (current.length > 0) batches.push(current);
+  // Largest batches first, so one big file does not start last and keep a single core busy at the end.
+  const bytesOf = (b: number[]) => b.reduce((n, i) => n + files[i]!.size, 0);
+  batches.sort((a, b) => bytesOf(b) - bytesOf(a));
 
   const results: FileHash[] = new Array(files.length);
   const workers = Array.from({ length: Math.min(threads, batches.length) }, () => new Worker(WORKER_SOURCE, { eval: true }));

@@ -281,8 +281,12 @@ export class DataRepo {
   }
 
   /** Files of a tracked folder with their md5s, and the folder's manifest; `store` as in {@link hash}. */
-  async hashFolder(abs: string, store = false): Promise<{ files: (WorkspaceFile & { md5: string })[]; tree: ReturnType<typeof buildTree>; size: number }> {
-    const files = walkFiles(abs, relPosix(this.root, abs), this.ignore);
+  async hashFolder(
+    abs: string,
+    store = false,
+    walked?: WorkspaceFile[],
+  ): Promise<{ files: (WorkspaceFile & { md5: string })[]; tree: ReturnType<typeof buildTree>; size: number }> {
+    const files = walked ?? walkFiles(abs, relPosix(this.root, abs), this.ignore);
     const md5s = await this.hash(files, { store });
     const withMd5 = files.map((f, i) => ({ ...f, md5: md5s[i]! }));
     const tree = buildTree(withMd5.map((f) => ({ relpath: f.relpath, md5: f.md5 })));
@@ -356,28 +360,35 @@ export class DataRepo {
   /** Tracks files or folders: hashes them, stores them in the cache, writes their `.dvc` files and `.gitignore` entries. */
   async add(targets: readonly string[], cwd = process.cwd()): Promise<TrackedOut[]> {
     if (targets.length === 0) throw invalidParameter("name at least one file or folder to add");
-    const results: TrackedOut[] = [];
-    for (const t of targets) {
+    const checked = targets.map((t) => {
       const abs = this.resolveTarget(t, cwd);
       if (abs.endsWith(".dvc")) throw invalidParameter(`'${t}' is a .dvc file; add the data it tracks instead`);
       const st = fs.statSync(abs, { throwIfNoEntry: false });
       if (!st) throw notFound(`'${t}' does not exist`);
       if (!st.isFile() && !st.isDirectory()) throw invalidParameter(`'${t}' is neither a file nor a folder`);
       if (this.ignore.isIgnored(relPosix(this.root, abs), st.isDirectory())) throw invalidParameter(`'${t}' is ignored by .dvcignore`);
+      return { abs, isDir: st.isDirectory() };
+    });
+    // All targets' files go to the hashing threads at once, so a large file and a folder of small ones share the cores.
+    const walked = new Map(checked.filter((c) => c.isDir).map((c) => [c.abs, walkFiles(c.abs, relPosix(this.root, c.abs), this.ignore)]));
+    await this.hash([...checked.filter((c) => !c.isDir).flatMap((c) => statFile(c.abs) ?? []), ...[...walked.values()].flat()], { store: true });
+    const results: TrackedOut[] = [];
+    for (const { abs, isDir } of checked) {
       const file = `${abs}.dvc`;
       const existing = fs.existsSync(file) ? readDvcFile(file, relPosix(this.root, file)) : undefined;
-      const out = await this.save(abs);
+      const out = await this.save(abs, walked.get(abs));
       const d: DvcFile = existing ?? { file, outs: [], extra: {} };
       const prev = d.outs.find((o) => this.outPath(d, o) === abs);
       const next: Out = { ...out, path: path.basename(abs), extra: prev?.extra ?? {} };
       d.outs = prev ? d.outs.map((o) => (o === prev ? next : o)) : [next];
       this.writeIfChanged(d);
       this.ensureGitignored(abs);
-      results.push({ dvcFile: relPosix(this.root, file), path: relPosix(this.root, abs), md5: next.md5, size: next.size, nfiles: next.nfiles, isDir: st.isDirectory() });
+      results.push({ dvcFile: relPosix(this.root, file), path: relPosix(this.root, abs), md5: next.md5, size: next.size, nfiles: next.nfiles, isDir });
     }
     await (await this.state()).flush();
     return results;
   }
+
 
   /** Records the current content of tracked outputs that changed (all, or those of `targets`). */
   async commit(targets?: readonly string[], cwd = process.cwd()): Promise<TrackedOut[]> {
@@ -413,7 +424,7 @@ export class DataRepo {
   }
 
   /** Hashes a file or folder and stores it in the cache; links the workspace per `cache.type`. */
-  private async save(abs: string): Promise<Omit<Out, "path" | "extra">> {
+  private async save(abs: string, walked?: WorkspaceFile[]): Promise<Omit<Out, "path" | "extra">> {
     const types = this.linkTypes();
     const st = fs.statSync(abs);
     if (st.isFile()) {
@@ -422,7 +433,7 @@ export class DataRepo {
       if (types[0] !== "copy") await this.relink(md5, abs, types);
       return { md5, size: st.size, hash: "md5" };
     }
-    const { files, tree, size } = await this.hashFolder(abs, true);
+    const { files, tree, size } = await this.hashFolder(abs, true, walked);
     const cached = this.cache.existing(files.map((f) => f.md5));
     const fresh = files.filter((f) => !cached.has(f.md5));
     const done = new Set<string>();
