@@ -89,6 +89,19 @@ export class ObjectCache {
     }
   }
 
+  /**
+   * Moves a workspace file into the cache as `md5` (for hardlink and symlink
+   * caches, where the workspace gets a link back); a file whose object is
+   * already there stays, to be replaced by the link.
+   */
+  moveIn(src: string, md5: string): void {
+    const dest = this.pathOf(md5);
+    if (fs.existsSync(dest)) return;
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.chmodSync(src, 0o444);
+    fs.renameSync(src, dest);
+  }
+
   addBytes(md5: string, bytes: Buffer): void {
     if (this.exists(md5)) return;
     const tmp = this.tempPath();

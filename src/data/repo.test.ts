@@ -125,6 +125,8 @@ describe("DataRepo", () => {
     await expect(repo.add(["../elsewhere"], dir)).rejects.toThrow(/'\.\.\/elsewhere' is outside the repository/);
     await expect(repo.add([".dvc/config"], dir)).rejects.toThrow(/inside \.dvc\//);
     await expect(repo.add(["nope.csv"], dir)).rejects.toThrow(/'nope\.csv' does not exist/);
+    await repo.add(["data"], dir);
+    await expect(repo.add(["data/sub/b.bin"], dir)).rejects.toThrow(/'data\/sub\/b\.bin' is inside 'data', which data\.dvc tracks/);
     await expect(repo.push()).rejects.toThrow(/no default remote set/);
     await expect(repo.push(undefined, "ghost")).rejects.toThrow(/remote 'ghost' is not in \.dvc\/config/);
     await repo.close();

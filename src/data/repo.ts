@@ -367,11 +367,14 @@ export class DataRepo {
       if (!st) throw notFound(`'${t}' does not exist`);
       if (!st.isFile() && !st.isDirectory()) throw invalidParameter(`'${t}' is neither a file nor a folder`);
       if (this.ignore.isIgnored(relPosix(this.root, abs), st.isDirectory())) throw invalidParameter(`'${t}' is ignored by .dvcignore`);
+      for (let up = path.dirname(abs); up.length > this.root.length; up = path.dirname(up)) {
+        if (fs.existsSync(`${up}.dvc`)) throw invalidParameter(`'${t}' is inside '${relPosix(this.root, up)}', which ${relPosix(this.root, up)}.dvc tracks`);
+      }
       return { abs, isDir: st.isDirectory() };
     });
     // All targets' files go to the hashing threads at once, so a large file and a folder of small ones share the cores.
     const walked = new Map(checked.filter((c) => c.isDir).map((c) => [c.abs, walkFiles(c.abs, relPosix(this.root, c.abs), this.ignore)]));
-    await this.hash([...checked.filter((c) => !c.isDir).flatMap((c) => statFile(c.abs) ?? []), ...[...walked.values()].flat()], { store: true });
+    await this.hash([...checked.filter((c) => !c.isDir).flatMap((c) => statFile(c.abs) ?? []), ...[...walked.values()].flat()], { store: this.copiesIntoCache() });
     const results: TrackedOut[] = [];
     for (const { abs, isDir } of checked) {
       const file = `${abs}.dvc`;
@@ -423,17 +426,29 @@ export class DataRepo {
     if (old !== text) writeDvcFile(d);
   }
 
+  /**
+   * Whether `add` copies files into the cache (copy and reflink caches) or
+   * moves them there and links them back (hardlink and symlink caches, as DVC does).
+   */
+  private copiesIntoCache(): boolean {
+    const first = this.linkTypes()[0];
+    return first === "copy" || first === "reflink";
+  }
+
   /** Hashes a file or folder and stores it in the cache; links the workspace per `cache.type`. */
   private async save(abs: string, walked?: WorkspaceFile[]): Promise<Omit<Out, "path" | "extra">> {
     const types = this.linkTypes();
+    const copies = this.copiesIntoCache();
     const st = fs.statSync(abs);
     if (st.isFile()) {
-      const md5 = (await this.hashFile(abs, true))!;
-      await this.cache.addFile(abs, md5);
+      const md5 = (await this.hashFile(abs, copies))!;
+      if (copies) await this.cache.addFile(abs, md5);
+      else this.cache.moveIn(abs, md5);
       if (types[0] !== "copy") await this.relink(md5, abs, types);
       return { md5, size: st.size, hash: "md5" };
     }
-    const { files, tree, size } = await this.hashFolder(abs, true, walked);
+    const { files, tree, size } = await this.hashFolder(abs, copies, walked);
+    if (!copies) for (const f of files) this.cache.moveIn(f.abs, f.md5);
     const cached = this.cache.existing(files.map((f) => f.md5));
     const fresh = files.filter((f) => !cached.has(f.md5));
     const done = new Set<string>();
