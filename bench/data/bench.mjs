@@ -14,6 +14,8 @@
  *   BENCH_FILES=10000 BENCH_FILES_MB=2048   the folder: how many files, how many MB in all
  *   BENCH_BIG_MB=1024                       the single large file
  *   BENCH_REPEAT=1                          timed repetitions of each step (the median is shown)
+ *   BENCH_CACHE_TYPE=hardlink               set cache.type for both tools (default: unset, each
+ *                                           tool's default, copy on filesystems without reflinks)
  *   BENCH_DVC=.venv/bin/dvc  BENCH_DIR=<folder to work in; default a temporary one, removed>
  */
 import { execFileSync, spawnSync } from "node:child_process";
@@ -38,6 +40,11 @@ const FILES = env("BENCH_FILES", quick ? 1000 : 10000);
 const FILES_MB = env("BENCH_FILES_MB", quick ? 200 : 2048);
 const BIG_MB = env("BENCH_BIG_MB", quick ? 100 : 1024);
 const REPEAT = env("BENCH_REPEAT", 1);
+const CACHE_TYPE = process.env.BENCH_CACHE_TYPE;
+if (CACHE_TYPE !== undefined && !/^(reflink|hardlink|symlink|copy)(,(reflink|hardlink|symlink|copy))*$/.test(CACHE_TYPE)) {
+  console.error(`bench: BENCH_CACHE_TYPE must be a list of reflink, hardlink, symlink, copy; got '${CACHE_TYPE}'`);
+  process.exit(2);
+}
 const DVC = path.resolve(ROOT, process.env.BENCH_DVC ?? ".venv/bin/dvc");
 const MLOOP = path.join(ROOT, "bin", "mloop.js");
 if (!fs.existsSync(path.join(ROOT, "dist", "cli", "index.js"))) {
@@ -103,26 +110,24 @@ function freshRepo(name, src, init) {
   execFileSync("cp", ["-r", path.join(src, "data"), path.join(src, "big.bin"), dir]);
   execFileSync("git", ["init", "-q"], { cwd: dir });
   init(dir);
+  if (CACHE_TYPE && fs.existsSync(path.join(dir, ".dvc"))) fs.appendFileSync(path.join(dir, ".dvc", "config"), `[cache]\n    type = ${CACHE_TYPE.includes(",") ? `"${CACHE_TYPE}"` : CACHE_TYPE}\n`);
   return dir;
 }
 
 const src = path.join(work, "source");
 log(`generating ${FILES} files (${FILES_MB} MB) and one ${BIG_MB} MB file in ${src}`);
 generate(src);
-const allFiles = execFileSync("find", [path.join(src, "data"), path.join(src, "big.bin"), "-type", "f"], { maxBuffer: 1 << 30 })
-  .toString()
-  .trim()
-  .split("\n");
-
 const results = { cat: [], md5sum: [], dvcAdd: [], mloopAdd: [], dvcStatus: [], mloopStatus: [], dvcReadd: [], mloopReadd: [] };
 const xargs = (tool) => ["-c", `find data big.bin -type f -print0 | xargs -0 ${tool} > /dev/null`];
 for (let r = 0; r < REPEAT; r++) {
-  log(`round ${r + 1}/${REPEAT}: disk reference`);
-  results.cat.push(time("bash", xargs("cat"), src));
-  results.md5sum.push(time("bash", xargs("md5sum"), src));
-
   const dvcDir = freshRepo("dvc", src, (d) => execFileSync(DVC, ["init", "-q"], { cwd: d }));
   const mloopDir = freshRepo("mloop", src, (d) => execFileSync(process.execPath, [MLOOP, "data", "init"], { cwd: d, stdio: "ignore" }));
+  // the reference reads a fresh copy too, as the tools do
+  log(`round ${r + 1}/${REPEAT}: disk reference`);
+  const refDir = freshRepo("reference", src, () => undefined);
+  results.cat.push(time("bash", xargs("cat"), refDir));
+  results.md5sum.push(time("bash", xargs("md5sum"), refDir));
+  fs.rmSync(refDir, { recursive: true, force: true });
   log("dvc add");
   results.dvcAdd.push(time(DVC, ["add", "-q", "data", "big.bin"], dvcDir));
   log("mloop data add");
@@ -143,7 +148,7 @@ for (let r = 0; r < REPEAT; r++) {
 const m = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, median(v)]));
 const gb = (FILES_MB + BIG_MB) / 1024;
 const f = (s) => `${s.toFixed(2)} s`;
-console.log(`\ndata: ${FILES} files, ${FILES_MB} MB + one ${BIG_MB} MB file (${gb.toFixed(2)} GB), ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}, median of ${REPEAT}`);
+console.log(`\ndata: ${FILES} files, ${FILES_MB} MB + one ${BIG_MB} MB file (${gb.toFixed(2)} GB), cache.type ${CACHE_TYPE ?? "unset (copy)"}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}, median of ${REPEAT}`);
 console.log(`read with cat > /dev/null     ${f(m.cat)}`);
 console.log(`md5sum                        ${f(m.md5sum)}`);
 console.log(`first add     dvc ${f(m.dvcAdd).padStart(9)}   mloop ${f(m.mloopAdd).padStart(9)}   ${(m.dvcAdd / m.mloopAdd).toFixed(1)}x faster; ${(m.mloopAdd / m.cat).toFixed(2)}x cat, ${(m.mloopAdd / m.md5sum).toFixed(2)}x md5sum`);
