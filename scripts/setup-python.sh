@@ -2,6 +2,7 @@
 # Creates the Python virtual environments the compatibility tests and benchmarks use:
 #   .venv   newest mlflow 3.x (+ scikit-learn, skl2onnx, onnx, dvc, moto)
 #   .venv2  last mlflow 2.x
+#   .venv-dvcs3  dvc's S3 plugin layered on .venv (a .pth file reaches .venv's packages), for test/dvc
 # Each venv is rebuilt only when its requirements file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,3 +39,21 @@ extras() {
 }
 extras .venv .venv-auth-client test/compat/requirements-auth-client.txt
 extras .venv2 .venv2-auth-client test/compat/requirements-auth-client-mlflow2.txt
+
+# dvc-s3 pins an older botocore than moto (in .venv) needs, so it gets a venv of its own that
+# sees .venv's packages behind its own; rebuilt when either requirements file changes.
+make_layered_venv() {
+  local dir=$1 base=$2 req=$3
+  local stamp="$dir/.requirements.sha256"
+  local want
+  want=$(cat "$req" "$base/.requirements.sha256" 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return 0; fi
+  rm -rf "$dir"
+  "$(readlink -f "$base/bin/python")" -m venv "$dir"
+  local site
+  site=$("$dir/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  "$base/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' > "$site/zz-base-venv.pth"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+  echo "$want" > "$stamp"
+}
+make_layered_venv .venv-dvcs3 .venv test/dvc/requirements-dvc-s3.txt

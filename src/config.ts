@@ -219,6 +219,29 @@ export function loadS3Settings(env: Env = process.env): S3Settings {
   };
 }
 
+/**
+ * S3 settings for a DVC remote: the remote's own options in `.dvc/config`
+ * (`endpointurl`, `access_key_id`, `secret_access_key`, `session_token`,
+ * `region`, `ssl_verify`) first, then the variables boto reads for DVC
+ * (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
+ * `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_DEFAULT_REGION`, `AWS_REGION`).
+ */
+export function dvcS3Settings(remote: ReadonlyMap<string, string>, env: Env = process.env): S3Settings {
+  const endpointUrl = remote.get("endpointurl")?.trim() || env.AWS_ENDPOINT_URL_S3?.trim() || env.AWS_ENDPOINT_URL?.trim() || undefined;
+  if (endpointUrl !== undefined && !/^https?:\/\/[^/]/i.test(endpointUrl)) {
+    throw new ConfigError(`S3 endpoint must be an http(s) URL such as http://127.0.0.1:9000, got '${endpointUrl}'`);
+  }
+  const sslVerify = remote.get("ssl_verify");
+  return {
+    endpointUrl,
+    accessKeyId: remote.get("access_key_id") || env.AWS_ACCESS_KEY_ID || undefined,
+    secretAccessKey: remote.get("secret_access_key") || env.AWS_SECRET_ACCESS_KEY || undefined,
+    sessionToken: remote.get("session_token") || env.AWS_SESSION_TOKEN || undefined,
+    region: remote.get("region") || env.AWS_DEFAULT_REGION || env.AWS_REGION || "us-east-1",
+    ignoreTls: sslVerify !== undefined && /^(false|no|0|off)$/i.test(sslVerify.trim()),
+  };
+}
+
 /** The Redis-backed run queue shared by `mloop run --backend queue` and `mloop worker`. */
 export interface QueueConfig {
   /** `MLOOP_REDIS_URL`, default `redis://127.0.0.1:6379`. */

@@ -9,6 +9,7 @@ import { registerRunsCommand } from "./runs.js";
 import { registerArtifactsCommand } from "./artifacts.js";
 import { registerModelsCommand } from "./models.js";
 import { registerRunCommand } from "./run.js";
+import { registerDataCommand } from "./data.js";
 import { ApiError } from "../client/index.js";
 import { CliError } from "./errors.js";
 
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerArtifactsCommand(program);
   registerModelsCommand(program);
   registerRunCommand(program);
+  registerDataCommand(program);
   return program;
 }
 

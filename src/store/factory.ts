@@ -1,6 +1,6 @@
 import { ConfigError } from "../config.js";
 import type { SqlDriver } from "./driver.js";
-import { migrate } from "./migrations.js";
+import { migrate, type Migration } from "./migrations.js";
 import { MIGRATIONS } from "./schema/index.js";
 import { SqliteDriver } from "./sqlite.js";
 
@@ -25,5 +25,21 @@ export async function openDatabase(uri: string): Promise<SqlDriver> {
     throw new ConfigError(`unsupported backend store URI '${uri}'`);
   }
   await migrate(driver, MIGRATIONS);
+  return driver;
+}
+
+/**
+ * Opens a SQLite file that is a local cache of some domain (not the tracking
+ * store) with that domain's own migrations: the data state beside a DVC
+ * repository, for one. The driver and its pragmas stay in one place.
+ */
+export async function openSqliteFile(file: string, migrations: readonly Migration[]): Promise<SqlDriver> {
+  const driver = new SqliteDriver(file);
+  try {
+    await migrate(driver, migrations);
+  } catch (err) {
+    await driver.close();
+    throw err;
+  }
   return driver;
 }

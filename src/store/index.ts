@@ -4,5 +4,5 @@
  * (PostgreSQL's driver is loaded only when one is opened) and migrates it.
  */
 export { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue, type Row, type Dialect } from "./driver.js";
-export { openDatabase, sqlitePath } from "./factory.js";
+export { openDatabase, openSqliteFile, sqlitePath } from "./factory.js";
 export { migrate, type Migration } from "./migrations.js";
