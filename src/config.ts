@@ -2,6 +2,8 @@
  * The only module that reads `process.env`. Every server option has a flag
  * and an `MLOOP_…` variable; bad configuration stops at boot with one line.
  */
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 export interface ServerConfig {
@@ -285,5 +287,112 @@ export function loadQueueConfig(opts: { redisUrl?: string; queueName?: string } 
     stalledIntervalMs: env.MLOOP_QUEUE_STALLED_CHECK_MS ? parseCount(env.MLOOP_QUEUE_STALLED_CHECK_MS, "MLOOP_QUEUE_STALLED_CHECK_MS", 500) : 15_000,
     maxStalledCount: env.MLOOP_QUEUE_MAX_STALLED ? parseCount(env.MLOOP_QUEUE_MAX_STALLED, "MLOOP_QUEUE_MAX_STALLED", 0) : 1,
     attempts: env.MLOOP_QUEUE_ATTEMPTS ? parseCount(env.MLOOP_QUEUE_ATTEMPTS, "MLOOP_QUEUE_ATTEMPTS", 1) : 1,
+  };
+}
+
+/** `mloop serve` settings: flags over `MLOOP_SERVE_…` variables over defaults. */
+export interface ServeConfig {
+  /** The model to serve (`models:/name@alias`, `models:/name/3`, `models:/<model_id>`, `runs:/…`, a folder); may come from the policy file. */
+  modelUri?: string;
+  host: string;
+  port: number;
+  trackingUri?: string;
+  /** A second model for canary or shadow traffic. */
+  challengerUri?: string;
+  trafficMode?: string;
+  canaryShare?: number;
+  stickyHeader?: string;
+  /** A YAML traffic policy (champion, challenger, mode, share, sticky_header). */
+  policyFile?: string;
+  logDir: string;
+  logSampleRate: number;
+  logOverflow: "wait" | "drop";
+  logMaxPendingBytes: number;
+  logFsyncIntervalMs: number;
+  pollIntervalMs: number;
+  /** When set, registry webhook deliveries must carry a valid `X-MLflow-Signature`. */
+  webhookSecret?: string;
+  python: string;
+  workers: number;
+  requestTimeoutMs: number;
+  bodyLimitBytes: number;
+  cacheDir: string;
+  onnxRuntime: "node" | "python";
+  logLevel: string;
+}
+
+export interface ServeFlags {
+  modelUri?: string;
+  host?: string;
+  port?: string | number;
+  trackingUri?: string;
+  challenger?: string;
+  trafficMode?: string;
+  canaryShare?: string | number;
+  stickyHeader?: string;
+  policy?: string;
+  logDir?: string;
+  logSampleRate?: string | number;
+  logOverflow?: string;
+  pollInterval?: string | number;
+  webhookSecret?: string;
+  python?: string;
+  workers?: string | number;
+  envManager?: string;
+  timeout?: string | number;
+  bodyLimitMb?: string | number;
+  cacheDir?: string;
+  onnxRuntime?: string;
+  logLevel?: string;
+}
+
+function parseNumber(raw: string, source: string, min: number, max = Infinity): number {
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n) || n < min || n > max) throw new ConfigError(`${source} must be a number between ${min} and ${max}, got '${raw}'`);
+  return n;
+}
+
+/** Reads `mloop serve`'s configuration; a bad value stops with one line naming the flag or variable. */
+export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, cwd = process.cwd()): ServeConfig {
+  const pick = (flag: string | number | undefined, name: string, variable: string): [string, string] | undefined =>
+    flag !== undefined ? [String(flag), `--${name}`] : env[variable] !== undefined ? [env[variable]!, variable] : undefined;
+  const num = (flag: string | number | undefined, name: string, variable: string, dflt: number, min: number, max = Infinity): number => {
+    const v = pick(flag, name, variable);
+    return v ? parseNumber(v[0], v[1], min, max) : dflt;
+  };
+  const portRaw = pick(opts.port, "port", "MLOOP_SERVE_PORT");
+  const envManager = opts.envManager ?? env.MLOOP_SERVE_ENV_MANAGER ?? "local";
+  if (envManager !== "local") {
+    throw new ConfigError(`--env-manager '${envManager}' is not supported yet: use --env-manager local with --python pointing at an environment that has the model's requirements`);
+  }
+  const overflow = opts.logOverflow ?? env.MLOOP_SERVE_LOG_OVERFLOW ?? "wait";
+  if (overflow !== "wait" && overflow !== "drop") throw new ConfigError(`--log-overflow must be wait or drop, got '${overflow}'`);
+  const onnxRuntime = opts.onnxRuntime ?? env.MLOOP_SERVE_ONNX_RUNTIME ?? "node";
+  if (onnxRuntime !== "node" && onnxRuntime !== "python") throw new ConfigError(`--onnx-runtime must be node or python, got '${onnxRuntime}'`);
+  const localVenv = path.join(cwd, ".venv", "bin", "python");
+  return {
+    modelUri: opts.modelUri ?? env.MLOOP_SERVE_MODEL_URI,
+    host: opts.host ?? env.MLOOP_SERVE_HOST ?? "127.0.0.1",
+    port: portRaw ? parsePort(portRaw[0], portRaw[1]) : 5001,
+    trackingUri: resolveTrackingUri(opts.trackingUri, env),
+    challengerUri: opts.challenger ?? env.MLOOP_SERVE_CHALLENGER,
+    trafficMode: opts.trafficMode ?? env.MLOOP_SERVE_TRAFFIC_MODE,
+    canaryShare: pick(opts.canaryShare, "canary-share", "MLOOP_SERVE_CANARY_SHARE") ? num(opts.canaryShare, "canary-share", "MLOOP_SERVE_CANARY_SHARE", 0.1, 0, 1) : undefined,
+    stickyHeader: opts.stickyHeader ?? env.MLOOP_SERVE_STICKY_HEADER,
+    policyFile: opts.policy ?? env.MLOOP_SERVE_POLICY,
+    logDir: path.resolve(cwd, opts.logDir ?? env.MLOOP_SERVE_LOG_DIR ?? "mloop-predictions"),
+    logSampleRate: num(opts.logSampleRate, "log-sample-rate", "MLOOP_SERVE_LOG_SAMPLE_RATE", 1, 0, 1),
+    logOverflow: overflow,
+    logMaxPendingBytes: num(undefined, "", "MLOOP_SERVE_LOG_MAX_PENDING_MB", 32, 1) * (1 << 20),
+    logFsyncIntervalMs: num(undefined, "", "MLOOP_SERVE_LOG_FSYNC_MS", 200, 0),
+    pollIntervalMs: num(opts.pollInterval, "poll-interval", "MLOOP_SERVE_POLL_INTERVAL", 10, 0) * 1000,
+    webhookSecret: opts.webhookSecret ?? env.MLOOP_SERVE_WEBHOOK_SECRET,
+    python: opts.python ?? env.MLOOP_SERVE_PYTHON ?? (fs.existsSync(localVenv) ? localVenv : "python3"),
+    workers: num(opts.workers, "workers", "MLOOP_SERVE_WORKERS", 2, 1, 64),
+    requestTimeoutMs: num(opts.timeout, "timeout", "MLOOP_SERVE_TIMEOUT", 60, 0.1) * 1000,
+    bodyLimitBytes: Math.floor(num(opts.bodyLimitMb, "body-limit-mb", "MLOOP_SERVE_BODY_LIMIT_MB", 20, 0.001) * (1 << 20)),
+    cacheDir: path.resolve(cwd, opts.cacheDir ?? env.MLOOP_SERVE_CACHE_DIR ?? path.join(os.tmpdir(), `mloop-models-${os.userInfo().uid}`)),
+    onnxRuntime,
+    logLevel: opts.logLevel ?? env.MLOOP_LOG_LEVEL ?? "warn",
   };
 }

@@ -10,6 +10,7 @@ import { registerArtifactsCommand } from "./artifacts.js";
 import { registerModelsCommand } from "./models.js";
 import { registerRunCommand } from "./run.js";
 import { registerDataCommand } from "./data.js";
+import { registerServeCommand } from "./serve.js";
 import { ApiError } from "../client/index.js";
 import { CliError } from "./errors.js";
 
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerModelsCommand(program);
   registerRunCommand(program);
   registerDataCommand(program);
+  registerServeCommand(program);
   return program;
 }
 

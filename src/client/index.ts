@@ -17,4 +17,5 @@ export { ApiError, HttpTransport, type TransportOptions } from "./http.js";
 export { BATCH_LIMITS, splitBatch, type MetricInput } from "./batch.js";
 export type { TransferOptions } from "./artifacts.js";
 export type * from "./types.js";
-export { RegistryClient, type RegistryClientOptions, type RegistrySearchOptions, type RegistryPage, type RegisteredModel, type ModelVersion, type Stage } from "./registry.js";
+export { RegistryClient, type RegistryClientOptions, type RegistrySearchOptions, type RegistryPage, type RegisteredModel, type ModelVersion, type Stage, type LoggedModel } from "./registry.js";
+export { ServingClient, type ServingClientOptions, type PredictInput, type PredictOptions, type PredictResult, type Feedback, type ServingStatusReply } from "./serving.js";

@@ -425,4 +425,60 @@ export class RegistryClient {
     await fsp.mkdir(dstDir, { recursive: true });
     return downloadTree(this.http, proxyRoot(uri), "", dstDir, opts);
   }
+
+  /**
+   * An MLflow 3 logged model (`models:/<model_id>`): its id, name, source run and artifact location.
+   *
+   * @example
+   * ```ts
+   * const model = await registry.getLoggedModel("m-0123456789abcdef");
+   * ```
+   */
+  async getLoggedModel(modelId: string): Promise<LoggedModel> {
+    return (await this.http.get<{ model: LoggedModel }>(`logged-models/${encodeURIComponent(modelId)}`)).model;
+  }
+
+  /**
+   * The logged models a run produced, newest first (how MLflow 3 resolves `runs:/<run_id>/<name>`).
+   *
+   * @example
+   * ```ts
+   * const [model] = await registry.searchLoggedModelsOfRun("0", runId);
+   * ```
+   */
+  async searchLoggedModelsOfRun(experimentId: string, runId: string): Promise<LoggedModel[]> {
+    const res = await this.http.post<{ models?: LoggedModel[] }>("logged-models/search", {
+      experiment_ids: [experimentId],
+      filter: `source_run_id = '${runId.replace(/'/g, "")}'`,
+      max_results: 100,
+    });
+    return res.models ?? [];
+  }
+
+  /**
+   * Downloads a logged model's files (through the server's artifact proxy) into `dstDir` and returns that folder.
+   *
+   * @example
+   * ```ts
+   * const dir = await registry.downloadLoggedModel("m-0123456789abcdef", "/tmp/model");
+   * ```
+   */
+  async downloadLoggedModel(modelId: string, dstDir: string, opts: TransferOptions = {}): Promise<string> {
+    const model = await this.getLoggedModel(modelId);
+    await fsp.mkdir(dstDir, { recursive: true });
+    return downloadTree(this.http, proxyRoot(model.info.artifact_uri), "", dstDir, opts);
+  }
+}
+
+/** An MLflow 3 logged model, in MLflow's JSON shape (the fields a client reads). */
+export interface LoggedModel {
+  info: {
+    model_id: string;
+    name: string;
+    experiment_id: string;
+    artifact_uri: string;
+    source_run_id?: string;
+    creation_timestamp_ms?: number;
+    status?: string;
+  };
 }

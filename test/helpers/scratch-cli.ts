@@ -15,6 +15,7 @@ export function buildScratchCli(tag: string): { bin: string; remove(): void } {
   fs.mkdirSync(path.join(scratch, "bin"), { recursive: true });
   fs.copyFileSync(path.join(REPO, "bin", "mloop.js"), path.join(scratch, "bin", "mloop.js"));
   fs.copyFileSync(path.join(REPO, "package.json"), path.join(scratch, "package.json"));
+  fs.cpSync(path.join(REPO, "python"), path.join(scratch, "python"), { recursive: true });
   const src = path.join(REPO, "src");
   for (const rel of fs.readdirSync(src, { recursive: true, encoding: "utf8" })) {
     if (!rel.endsWith(".ts") || rel.endsWith(".test.ts") || rel.endsWith(".d.ts")) continue;

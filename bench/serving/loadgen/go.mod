@@ -1,0 +1,3 @@
+module mloop.dev/bench/serving/loadgen
+
+go 1.21
