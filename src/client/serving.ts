@@ -2,7 +2,10 @@
  * The client of a scoring server (`mloop serve`, or `mlflow models serve` for
  * `predict`): predictions in MLflow's scoring protocol, feedback labels, status.
  */
+import type { ServingStatusReply } from "../wire/index.js";
 import { ApiError } from "./http.js";
+
+export type { ServingStatusReply };
 
 export interface ServingClientOptions {
   /** Scoring server URL, e.g. `http://127.0.0.1:5001`. */
@@ -140,28 +143,4 @@ export class ServingClient {
   async status(): Promise<ServingStatusReply> {
     return (await this.call("GET", "/status")).json as ServingStatusReply;
   }
-}
-
-/** `GET /status` of `mloop serve` (the server builds it with this type). */
-export interface ServingStatusReply {
-  uptime_s: number;
-  policy: { mode: string; challenger_share: number; sticky_header: string | null };
-  models: {
-    role: string;
-    uri: string;
-    name: string;
-    version: string;
-    runtime: string;
-    share: number;
-    follows_alias: boolean;
-    swaps: number;
-    requests: number;
-    errors: number;
-    error_rate: number;
-    latency_ms: { p50: number | null; p99: number | null };
-    in_flight: number;
-  }[];
-  prediction_log: { dir: string; written: number; dropped: number; pendingLines: number; pendingBytes: number; lagSeconds: number; segments: number };
-  feedback: { written: number };
-  worker_restarts: number;
 }

@@ -1,19 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { SqlDriver, SqlExecutor, SqlValue } from "../store/index.js";
 import type { CompiledRunSearch } from "./search.js";
-import type {
-  Dataset,
-  DatasetInput,
-  KeyValue,
-  LifecycleStage,
-  MetricPoint,
-  ModelInput,
-  ModelOutput,
-  Run,
-  RunStatus,
-  WireMetric,
-  WireNumber,
-} from "./types.js";
+import type { Dataset, DatasetInput, KeyValue, LifecycleStage, ModelInput, ModelOutput, Run, RunMetric, RunStatus, Metric, WireNumber } from "../wire/index.js";
+import type { MetricPoint } from "./types.js";
 
 /** The columns of `runs` a service needs to decide whether a write is allowed. */
 export interface RunRow {
@@ -41,10 +30,6 @@ export interface NewRun {
 }
 
 /** A metric with the run it belongs to, as the bulk history endpoints return it. */
-export interface RunMetric extends WireMetric {
-  run_id: string;
-}
-
 interface MetricRow {
   run_uuid?: string;
   key: string;
@@ -72,7 +57,7 @@ export function toWire(value: number, isNan: number | boolean = false): WireNumb
   return value;
 }
 
-function wireMetric(r: MetricRow): WireMetric {
+function wireMetric(r: MetricRow): Metric {
   return { key: r.key, value: toWire(Number(r.value), Number(r.is_nan)), timestamp: Number(r.timestamp), step: Number(r.step) };
 }
 
@@ -511,7 +496,7 @@ export class RunStore {
 
   // ------------------------------------------------------------ metric history
 
-  async metricHistory(runId: string, key: string, limit: number, offset: number): Promise<WireMetric[]> {
+  async metricHistory(runId: string, key: string, limit: number, offset: number): Promise<Metric[]> {
     const rows = await this.db.all<MetricRow>(
       "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value LIMIT ? OFFSET ?",
       [runId, key, limit, offset],

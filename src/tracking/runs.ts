@@ -4,22 +4,11 @@ import { encodePageToken, offsetFromToken } from "../paging.js";
 import type { Dialect } from "../store/index.js";
 import { joinUri } from "./experiments.js";
 import { generateRunName } from "./run-names.js";
-import { runInfo, type RunMetric, type RunRow, type RunStore } from "./run-store.js";
+import { runInfo, type RunRow, type RunStore } from "./run-store.js";
 import { compileRunSearch } from "./search.js";
 import { lifecycleFilter, type TrackingStore } from "./store.js";
-import {
-  RUN_STATUSES,
-  type DatasetInput,
-  type KeyValue,
-  type MetricPoint,
-  type ModelInput,
-  type ModelOutput,
-  type Run,
-  type RunInfo,
-  type RunStatus,
-  type ViewType,
-  type WireMetric,
-} from "./types.js";
+import { RUN_STATUSES, type DatasetInput, type KeyValue, type ModelInput, type ModelOutput, type Run, type RunInfo, type RunStatus, type ViewType, type Metric, type RunMetric } from "../wire/index.js";
+import type { MetricPoint } from "./types.js";
 import {
   LIMITS,
   toStringValue,
@@ -401,7 +390,7 @@ export class RunService {
     return this.runs.datasetSummaries(ids, 1000);
   }
 
-  async metricHistory(runId: string, key: string, maxResults: number | undefined, pageToken: string | undefined): Promise<{ metrics: WireMetric[]; nextPageToken?: string }> {
+  async metricHistory(runId: string, key: string, maxResults: number | undefined, pageToken: string | undefined): Promise<{ metrics: Metric[]; nextPageToken?: string }> {
     const limit = validateMaxResults(maxResults, HISTORY_LIMITS.pageDefault, HISTORY_LIMITS.pageDefault);
     const offset = offsetFromToken(pageToken);
     await this.getRow(runId);
