@@ -264,7 +264,7 @@ export class RegistryClient {
    * ```
    */
   async getLatestVersions(name: string, stages?: Stage[]): Promise<ModelVersion[]> {
-    return (await this.http.post<{ model_versions?: ModelVersion[] }>("registered-models/get-latest-versions", { name, stages })).model_versions ?? [];
+    return (await this.http.post<wire.ModelVersionsResponse>("registered-models/get-latest-versions", { name, stages })).model_versions ?? [];
   }
 
   /**

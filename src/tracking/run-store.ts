@@ -1,7 +1,20 @@
 import { randomUUID } from "node:crypto";
 import type { SqlDriver, SqlExecutor, SqlValue } from "../store/index.js";
 import type { CompiledRunSearch } from "./search.js";
-import type { Dataset, DatasetInput, KeyValue, LifecycleStage, ModelInput, ModelOutput, Run, RunMetric, RunStatus, Metric, WireNumber } from "../wire/index.js";
+import type {
+  Dataset,
+  DatasetInput,
+  DatasetSummary,
+  KeyValue,
+  LifecycleStage,
+  Metric,
+  ModelInput,
+  ModelOutput,
+  Run,
+  RunMetric,
+  RunStatus,
+  WireNumber,
+} from "../wire/index.js";
 import type { MetricPoint } from "./types.js";
 
 /** The columns of `runs` a service needs to decide whether a write is allowed. */
@@ -242,7 +255,7 @@ export class RunStore {
   }
 
   /** Distinct (experiment, dataset name, digest, context) of the datasets runs of these experiments used. */
-  async datasetSummaries(experimentIds: number[], limit: number): Promise<{ experiment_id: string; name: string; digest: string; context?: string }[]> {
+  async datasetSummaries(experimentIds: number[], limit: number): Promise<DatasetSummary[]> {
     const rows = await this.db.all<{ experiment_id: number | string; name: string; digest: string; context: string | null }>(
       `SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value AS context
        FROM datasets d

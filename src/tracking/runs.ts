@@ -7,7 +7,20 @@ import { generateRunName } from "./run-names.js";
 import { runInfo, type RunRow, type RunStore } from "./run-store.js";
 import { compileRunSearch } from "./search.js";
 import { lifecycleFilter, type TrackingStore } from "./store.js";
-import { RUN_STATUSES, type DatasetInput, type KeyValue, type ModelInput, type ModelOutput, type Run, type RunInfo, type RunStatus, type ViewType, type Metric, type RunMetric } from "../wire/index.js";
+import {
+  RUN_STATUSES,
+  type DatasetInput,
+  type DatasetSummary,
+  type KeyValue,
+  type Metric,
+  type ModelInput,
+  type ModelOutput,
+  type Run,
+  type RunInfo,
+  type RunMetric,
+  type RunStatus,
+  type ViewType,
+} from "../wire/index.js";
 import type { MetricPoint } from "./types.js";
 import {
   LIMITS,
@@ -378,7 +391,7 @@ export class RunService {
   }
 
   /** The datasets runs of these experiments logged as inputs, with their context tag (the UI's dataset filter). */
-  async searchDatasets(experimentIds: string[]): Promise<{ experiment_id: string; name: string; digest: string; context?: string }[]> {
+  async searchDatasets(experimentIds: string[]): Promise<DatasetSummary[]> {
     if (experimentIds.length === 0) throw invalidParameter("SearchDatasets request must specify at least one experiment_id.");
     if (experimentIds.length > 20) {
       throw invalidParameter(`SearchDatasets request cannot specify more than 20 experiment_ids. Received ${experimentIds.length} experiment_ids.`);
