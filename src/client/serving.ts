@@ -2,7 +2,7 @@
  * The client of a scoring server (`mloop serve`, or `mlflow models serve` for
  * `predict`): predictions in MLflow's scoring protocol, feedback labels, status.
  */
-import type { ServingStatusReply } from "../wire/index.js";
+import type { ErrorResponse, FeedbackEntry, FeedbackResponse, PredictionsResponse, ServingStatusReply } from "../wire/index.js";
 import { ApiError } from "./http.js";
 
 export type { ServingStatusReply };
@@ -81,7 +81,7 @@ export class ServingClient {
       json = undefined;
     }
     if (!res.ok) {
-      const e = (json ?? {}) as { error_code?: string; message?: string };
+      const e = (json ?? {}) as Partial<ErrorResponse>;
       throw new ApiError(res.status, e.error_code ?? "HTTP_ERROR", e.message ?? (text.slice(0, 200) || res.statusText));
     }
     return { res, json };
@@ -112,7 +112,7 @@ export class ServingClient {
     }
     const { res, json } = await this.call("POST", "/invocations", body, headers);
     return {
-      predictions: (json as { predictions: T }).predictions,
+      predictions: (json as PredictionsResponse<T>).predictions,
       requestId: res.headers.get("x-request-id") ?? undefined,
       modelVersion: res.headers.get("x-mloop-model-version") ?? undefined,
     };
@@ -127,9 +127,9 @@ export class ServingClient {
    * ```
    */
   async sendFeedback(feedback: Feedback | Feedback[]): Promise<number> {
-    const items = (Array.isArray(feedback) ? feedback : [feedback]).map((f) => ({ request_id: f.requestId, label: f.label }));
+    const items = (Array.isArray(feedback) ? feedback : [feedback]).map((f): FeedbackEntry => ({ request_id: f.requestId, label: f.label }));
     const { json } = await this.call("POST", "/feedback", JSON.stringify({ feedback: items }), { "content-type": "application/json" });
-    return (json as { accepted: number }).accepted;
+    return (json as FeedbackResponse).accepted;
   }
 
   /**

@@ -1,7 +1,10 @@
 /**
  * MLflow's model registry (`model_registry.proto`), logged model (MLflow 3,
  * `service.proto`) and webhook messages in their JSON form, as mloop's server
- * sends them (a field it always sends is required here).
+ * sends them (a field it always sends is required here). Proto fields mloop
+ * does not send are left out until it does: `RegisteredModel.deployment_job_id`
+ * and `deployment_job_state`, `ModelVersion.model_params`, `model_metrics` and
+ * `deployment_job_state`, `LoggedModelInfo.creator_id`.
  */
 import type { KeyValue, PageResponse, WireNumber } from "./common.js";
 
@@ -61,7 +64,7 @@ export interface LoggedModelMetric {
   dataset_digest?: string;
 }
 
-export interface LoggedModelRegistration {
+export interface LoggedModelRegistrationInfo {
   name: string;
   version: string;
 }
@@ -78,7 +81,7 @@ export interface LoggedModelInfo {
   source_run_id?: string;
   status_message?: string;
   tags: KeyValue[];
-  registrations: LoggedModelRegistration[];
+  registrations: LoggedModelRegistrationInfo[];
 }
 
 export interface LoggedModelData {
@@ -92,6 +95,7 @@ export interface LoggedModel {
   data: LoggedModelData;
 }
 
+/** `WebhookEvent` in `webhooks.proto`: an entity and an action, e.g. `MODEL_VERSION` / `CREATED`. */
 export interface WebhookEventName {
   entity: string;
   action: string;

@@ -2,7 +2,9 @@
  * MLflow's tracking messages (`service.proto`) in their JSON form, exactly as
  * mloop's server sends them: field names are protobuf's (snake_case), and a
  * field mloop always sends is required here. (MLflow's own server leaves empty
- * lists out; a reader of both should not rely on a list being there.)
+ * lists out; a reader of both should not rely on a list being there.) A proto
+ * field mloop does not send is left out until it does: `Metric`'s
+ * `dataset_name`, `dataset_digest` and `model_id` in a run's data.
  */
 import type { KeyValue, PageResponse, WireNumber } from "./common.js";
 

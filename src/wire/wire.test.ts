@@ -112,7 +112,7 @@ const loggedModel = fields<wire.LoggedModel>({
       source_run_id: O,
       status_message: O,
       tags: [R, keyValue],
-      registrations: [R, fields<wire.LoggedModelRegistration>({ name: R, version: R })],
+      registrations: [R, fields<wire.LoggedModelRegistrationInfo>({ name: R, version: R })],
     }),
   ],
   data: [
