@@ -3,6 +3,8 @@
  * {@link MlflowError} carrying one of MLflow's `error_code`s; the HTTP status
  * comes from this table, the same one MLflow's server uses.
  */
+import type { ErrorResponse } from "./wire/index.js";
+
 export const ERROR_STATUS = {
   INVALID_PARAMETER_VALUE: 400,
   BAD_REQUEST: 400,
@@ -37,7 +39,7 @@ export class MlflowError extends Error {
     return ERROR_STATUS[this.errorCode];
   }
 
-  toJSON(): { error_code: ErrorCode; message: string } {
+  toJSON(): ErrorResponse & { error_code: ErrorCode } {
     return { error_code: this.errorCode, message: this.message };
   }
 }

@@ -9,6 +9,7 @@ import { ConfigError, type ServerConfig } from "../config.js";
 import type { RegistryServices } from "../registry/index.js";
 import type { TrackingServices } from "../tracking/index.js";
 import type { DomainDeps } from "./deps.js";
+import type { ListArtifactsResponse, ListProxyArtifactsResponse } from "../wire/index.js";
 import {
   artifactRepositoryFromUri,
   guessContentType,
@@ -405,7 +406,7 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
       return { url, headers: {}, file_size: info.fileSize ?? 0 };
     });
 
-    app.get(`${prefix}artifacts`, async (req) => {
+    app.get(`${prefix}artifacts`, async (req): Promise<ListProxyArtifactsResponse> => {
       const repo = guard(req);
       const path = safeArtifactPath(optString(input(req), "path"));
       const files = await repo.list(path);
@@ -464,7 +465,7 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
   };
 
   /** A folder under an artifact root, with paths relative to that root. */
-  const listUnder = async (rootUri: string, rel: string) => {
+  const listUnder = async (rootUri: string, rel: string): Promise<ListArtifactsResponse> => {
     const loc = await resolveArtifactLocation(app, rootUri);
     const files = await loc.repository.list(joinArtifactPath(loc.path, rel));
     return {

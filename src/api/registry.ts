@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { EmptyResponse, GetModelVersionDownloadUriResponse, ListWebhooksResponse, LoggedModelResponse, ModelVersionResponse, ModelVersionsResponse, RegisteredModelResponse, SearchLoggedModelsResponse, SearchModelVersionsResponse, SearchRegisteredModelsResponse, TestWebhookResponse, WebhookResponse } from "../wire/index.js";
 import { invalidParameter } from "../errors.js";
 import { optArray, optBool, optInt, optString, optStringList, optTags, reqString, type Input } from "./params.js";
 import { mlflowRoute } from "./routing.js";
@@ -47,7 +48,7 @@ declare module "fastify" {
 /** Thin routes: read the request, call a service, shape MLflow's response. */
 function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void {
   // ---- logged models (MLflow 3) --------------------------------------------
-  mlflowRoute(app, "POST", "logged-models", async (req) => {
+  mlflowRoute<LoggedModelResponse>(app, "POST", "logged-models", async (req) => {
     const inp = inputOf(req);
     const model = await s.loggedModels.create({
       experimentId: reqString(inp, "experiment_id"),
@@ -60,7 +61,7 @@ function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void
     return { model };
   });
 
-  const searchLogged = async (req: FastifyRequest) => {
+  const searchLogged = async (req: FastifyRequest): Promise<SearchLoggedModelsResponse> => {
     const inp = inputOf(req);
     const orderBy = optArray(inp, "order_by") as { field_name?: unknown; ascending?: unknown }[] | undefined;
     const res = await s.loggedModels.search({
@@ -75,63 +76,63 @@ function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void
   };
   mlflowRoute(app, "POST", "logged-models/search", searchLogged);
 
-  mlflowRoute(app, "GET", "logged-models/:model_id", async (req) => {
+  mlflowRoute<LoggedModelResponse>(app, "GET", "logged-models/:model_id", async (req) => {
     const allow = optBool(inputOf(req), "allow_deleted") ?? false;
     return { model: await s.loggedModels.get(params(req).model_id!, allow) };
   });
 
-  mlflowRoute(app, "PATCH", "logged-models/:model_id", async (req) => {
+  mlflowRoute<LoggedModelResponse>(app, "PATCH", "logged-models/:model_id", async (req) => {
     const inp = inputOf(req);
     if (inp.status === undefined || inp.status === null) throw invalidParameter("Missing value for required parameter 'status'. See the API docs for more information about request parameters.");
     return { model: await s.loggedModels.finalize(params(req).model_id!, inp.status) };
   });
 
-  mlflowRoute(app, "DELETE", "logged-models/:model_id", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "DELETE", "logged-models/:model_id", async (req) => {
     await s.loggedModels.delete(params(req).model_id!);
     return {};
   });
 
-  mlflowRoute(app, "PATCH", "logged-models/:model_id/tags", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "PATCH", "logged-models/:model_id/tags", async (req) => {
     await s.loggedModels.setTags(params(req).model_id!, keyValues(inputOf(req), "tags"));
     return {};
   });
 
-  mlflowRoute(app, "DELETE", "logged-models/:model_id/tags/:tag_key", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "DELETE", "logged-models/:model_id/tags/:tag_key", async (req) => {
     const p = params(req);
     await s.loggedModels.deleteTag(p.model_id!, p.tag_key!);
     return {};
   });
 
-  mlflowRoute(app, "POST", "logged-models/:model_id/params", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "logged-models/:model_id/params", async (req) => {
     await s.loggedModels.logParams(params(req).model_id!, keyValues(inputOf(req), "params"));
     return {};
   });
 
   // ---- registered models ----------------------------------------------------
-  mlflowRoute(app, "POST", "registered-models/create", async (req) => {
+  mlflowRoute<RegisteredModelResponse>(app, "POST", "registered-models/create", async (req) => {
     const inp = inputOf(req);
     const registered_model = await s.models.createRegisteredModel(inp.name, optString(inp, "description"), optTags(inp) ?? []);
     return { registered_model };
   });
 
-  mlflowRoute(app, "GET", "registered-models/get", async (req) => ({ registered_model: await s.models.getRegisteredModel(optString(inputOf(req), "name")) }));
+  mlflowRoute<RegisteredModelResponse>(app, "GET", "registered-models/get", async (req) => ({ registered_model: await s.models.getRegisteredModel(optString(inputOf(req), "name")) }));
 
-  mlflowRoute(app, "POST", "registered-models/rename", async (req) => {
+  mlflowRoute<RegisteredModelResponse>(app, "POST", "registered-models/rename", async (req) => {
     const inp = inputOf(req);
     return { registered_model: await s.models.renameRegisteredModel(optString(inp, "name"), optString(inp, "new_name")) };
   });
 
-  mlflowRoute(app, "PATCH", "registered-models/update", async (req) => {
+  mlflowRoute<RegisteredModelResponse>(app, "PATCH", "registered-models/update", async (req) => {
     const inp = inputOf(req);
     return { registered_model: await s.models.updateRegisteredModel(optString(inp, "name"), optString(inp, "description")) };
   });
 
-  mlflowRoute(app, "DELETE", "registered-models/delete", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "DELETE", "registered-models/delete", async (req) => {
     await s.models.deleteRegisteredModel(optString(inputOf(req), "name"));
     return {};
   });
 
-  const searchModels = async (req: FastifyRequest) => {
+  const searchModels = async (req: FastifyRequest): Promise<SearchRegisteredModelsResponse> => {
     const inp = inputOf(req);
     return s.models.searchRegisteredModels({
       filter: optString(inp, "filter"),
@@ -144,44 +145,44 @@ function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void
   mlflowRoute(app, "GET", "registered-models/search", searchModels);
   mlflowRoute(app, "POST", "registered-models/search", searchModels);
 
-  const latest = async (req: FastifyRequest) => {
+  const latest = async (req: FastifyRequest): Promise<ModelVersionsResponse> => {
     const inp = inputOf(req);
     return { model_versions: await s.models.getLatestVersions(optString(inp, "name"), optStringList(inp, "stages")) };
   };
   mlflowRoute(app, "GET", "registered-models/get-latest-versions", latest);
   mlflowRoute(app, "POST", "registered-models/get-latest-versions", latest);
 
-  mlflowRoute(app, "POST", "registered-models/set-tag", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "registered-models/set-tag", async (req) => {
     const inp = inputOf(req);
     await s.models.setRegisteredModelTag(optString(inp, "name"), optString(inp, "key"), optString(inp, "value") ?? "");
     return {};
   });
 
-  mlflowRoute(app, "DELETE", "registered-models/delete-tag", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "DELETE", "registered-models/delete-tag", async (req) => {
     const inp = inputOf(req);
     await s.models.deleteRegisteredModelTag(optString(inp, "name"), optString(inp, "key"));
     return {};
   });
 
-  mlflowRoute(app, "POST", "registered-models/alias", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "registered-models/alias", async (req) => {
     const inp = inputOf(req);
     await s.models.setAlias(optString(inp, "name"), optString(inp, "alias"), inp.version === undefined ? undefined : String(inp.version));
     return {};
   });
 
-  mlflowRoute(app, "DELETE", "registered-models/alias", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "DELETE", "registered-models/alias", async (req) => {
     const inp = inputOf(req);
     await s.models.deleteAlias(optString(inp, "name"), optString(inp, "alias"));
     return {};
   });
 
-  mlflowRoute(app, "GET", "registered-models/alias", async (req) => {
+  mlflowRoute<ModelVersionResponse>(app, "GET", "registered-models/alias", async (req) => {
     const inp = inputOf(req);
     return { model_version: await s.models.getVersionByAlias(optString(inp, "name"), optString(inp, "alias")) };
   });
 
   // ---- model versions -------------------------------------------------------
-  mlflowRoute(app, "POST", "model-versions/create", async (req) => {
+  mlflowRoute<ModelVersionResponse>(app, "POST", "model-versions/create", async (req) => {
     const inp = inputOf(req);
     const model_version = await s.models.createModelVersion({
       name: optString(inp, "name"),
@@ -195,30 +196,30 @@ function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void
     return { model_version };
   });
 
-  mlflowRoute(app, "GET", "model-versions/get", async (req) => {
+  mlflowRoute<ModelVersionResponse>(app, "GET", "model-versions/get", async (req) => {
     const inp = inputOf(req);
     return { model_version: await s.models.getModelVersion(optString(inp, "name"), versionOf(inp)) };
   });
 
-  mlflowRoute(app, "PATCH", "model-versions/update", async (req) => {
+  mlflowRoute<ModelVersionResponse>(app, "PATCH", "model-versions/update", async (req) => {
     const inp = inputOf(req);
     return { model_version: await s.models.updateModelVersion(optString(inp, "name"), versionOf(inp), optString(inp, "description")) };
   });
 
-  mlflowRoute(app, "POST", "model-versions/transition-stage", async (req) => {
+  mlflowRoute<ModelVersionResponse>(app, "POST", "model-versions/transition-stage", async (req) => {
     const inp = inputOf(req);
     return {
       model_version: await s.models.transitionStage(optString(inp, "name"), versionOf(inp), optString(inp, "stage"), optBool(inp, "archive_existing_versions") ?? false),
     };
   });
 
-  mlflowRoute(app, "DELETE", "model-versions/delete", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "DELETE", "model-versions/delete", async (req) => {
     const inp = inputOf(req);
     await s.models.deleteModelVersion(optString(inp, "name"), versionOf(inp));
     return {};
   });
 
-  const searchVersions = async (req: FastifyRequest) => {
+  const searchVersions = async (req: FastifyRequest): Promise<SearchModelVersionsResponse> => {
     const inp = inputOf(req);
     return s.models.searchModelVersions({
       filter: optString(inp, "filter"),
@@ -231,45 +232,45 @@ function registerRegistryRoutes(app: FastifyInstance, s: RegistryServices): void
   mlflowRoute(app, "GET", "model-versions/search", searchVersions);
   mlflowRoute(app, "POST", "model-versions/search", searchVersions);
 
-  mlflowRoute(app, "GET", "model-versions/get-download-uri", async (req) => {
+  mlflowRoute<GetModelVersionDownloadUriResponse>(app, "GET", "model-versions/get-download-uri", async (req) => {
     const inp = inputOf(req);
     return { artifact_uri: await s.models.getDownloadUri(optString(inp, "name"), versionOf(inp)) };
   });
 
-  mlflowRoute(app, "POST", "model-versions/set-tag", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "model-versions/set-tag", async (req) => {
     const inp = inputOf(req);
     await s.models.setModelVersionTag(optString(inp, "name"), versionOf(inp), optString(inp, "key"), optString(inp, "value") ?? "");
     return {};
   });
 
-  mlflowRoute(app, "DELETE", "model-versions/delete-tag", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "DELETE", "model-versions/delete-tag", async (req) => {
     const inp = inputOf(req);
     await s.models.deleteModelVersionTag(optString(inp, "name"), versionOf(inp), optString(inp, "key"));
     return {};
   });
 
   // ---- webhooks -------------------------------------------------------------
-  mlflowRoute(app, "POST", "webhooks", async (req) => {
+  mlflowRoute<WebhookResponse>(app, "POST", "webhooks", async (req) => {
     const inp = inputOf(req);
     return { webhook: await s.webhooks.create(inp) };
   });
 
-  mlflowRoute(app, "GET", "webhooks", async (req) => {
+  mlflowRoute<ListWebhooksResponse>(app, "GET", "webhooks", async (req) => {
     const inp = inputOf(req);
     const res = await s.webhooks.list(optInt(inp, "max_results"), optString(inp, "page_token"));
     return res.nextPageToken ? { webhooks: res.webhooks, next_page_token: res.nextPageToken } : { webhooks: res.webhooks };
   });
 
-  mlflowRoute(app, "GET", "webhooks/:webhook_id", async (req) => ({ webhook: await s.webhooks.get(params(req).webhook_id!) }));
+  mlflowRoute<WebhookResponse>(app, "GET", "webhooks/:webhook_id", async (req) => ({ webhook: await s.webhooks.get(params(req).webhook_id!) }));
 
-  mlflowRoute(app, "PATCH", "webhooks/:webhook_id", async (req) => ({ webhook: await s.webhooks.update(params(req).webhook_id!, inputOf(req)) }));
+  mlflowRoute<WebhookResponse>(app, "PATCH", "webhooks/:webhook_id", async (req) => ({ webhook: await s.webhooks.update(params(req).webhook_id!, inputOf(req)) }));
 
-  mlflowRoute(app, "DELETE", "webhooks/:webhook_id", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "DELETE", "webhooks/:webhook_id", async (req) => {
     await s.webhooks.delete(params(req).webhook_id!);
     return {};
   });
 
-  mlflowRoute(app, "POST", "webhooks/:webhook_id/test", async (req) => {
+  mlflowRoute<TestWebhookResponse>(app, "POST", "webhooks/:webhook_id/test", async (req) => {
     const inp = inputOf(req);
     return { result: await s.webhooks.test(params(req).webhook_id!, inp.event) };
   });

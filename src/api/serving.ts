@@ -9,6 +9,7 @@ import type { ServeConfig } from "../config.js";
 import { MlflowError, invalidParameter } from "../errors.js";
 import type { ServingService } from "../serving/index.js";
 import { VERSION } from "../version.js";
+import type { FeedbackEntry, FeedbackResponse } from "../wire/index.js";
 
 export interface ServingDeps {
   service: ServingService;
@@ -32,7 +33,7 @@ function parseJsonBody(body: unknown): Record<string, unknown> {
   return doc as Record<string, unknown>;
 }
 
-function feedbackEntries(doc: Record<string, unknown> | unknown[]): { request_id: string; label: unknown }[] {
+function feedbackEntries(doc: Record<string, unknown> | unknown[]): FeedbackEntry[] {
   const items: unknown[] = Array.isArray(doc) ? doc : Array.isArray((doc as { feedback?: unknown }).feedback) ? ((doc as { feedback: unknown[] }).feedback) : [doc];
   if (items.length === 0) throw invalidParameter("no feedback given: send {\"request_id\": …, \"label\": …} or {\"feedback\": [...]}");
   if (items.length > MAX_FEEDBACK) throw invalidParameter(`at most ${MAX_FEEDBACK} labels per request, got ${items.length}`);
@@ -123,7 +124,7 @@ export async function buildServingApp(config: ServeConfig, deps: ServingDeps): P
   app.post("/feedback", async (req, reply) => {
     const entries = feedbackEntries(parseJsonBody(req.body));
     const accepted = await service.addFeedback(entries);
-    return reply.send({ accepted });
+    return reply.send({ accepted } satisfies FeedbackResponse);
   });
 
   app.get("/status", async () => service.status());

@@ -17,7 +17,7 @@ import {
   type TraceService,
   type TrackingServices,
 } from "../tracking/index.js";
-import type { WireAssessment } from "../wire/index.js";
+import type { WireAssessment, WireSearchTracesV2Response, WireSearchTracesV3Response } from "../wire/index.js";
 import { resolveArtifactLocation } from "./artifacts.js";
 import type { DomainDeps } from "./deps.js";
 import { input, optBool, optInt, optString, optStringList, reqString, type Input } from "./params.js";
@@ -144,7 +144,7 @@ function registerTraceInfoRoutes(app: FastifyInstance, traces: TraceService): vo
       orderBy: optStringList(inp, "order_by"),
       pageToken: optString(inp, "page_token"),
     });
-    const out: { traces: ReturnType<typeof traceInfoToWire>[]; next_page_token?: string } = { traces: res.traces.map(traceInfoToWire) };
+    const out: WireSearchTracesV3Response = { traces: res.traces.map(traceInfoToWire) };
     if (res.nextPageToken) out.next_page_token = res.nextPageToken;
     return out;
   });
@@ -157,7 +157,7 @@ function registerTraceInfoRoutes(app: FastifyInstance, traces: TraceService): vo
       orderBy: optStringList(inp, "order_by"),
       pageToken: optString(inp, "page_token"),
     });
-    const out: { traces: ReturnType<typeof traceInfoToWireV2>[]; next_page_token?: string } = { traces: res.traces.map(traceInfoToWireV2) };
+    const out: WireSearchTracesV2Response = { traces: res.traces.map(traceInfoToWireV2) };
     if (res.nextPageToken) out.next_page_token = res.nextPageToken;
     return out;
   });

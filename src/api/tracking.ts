@@ -1,4 +1,5 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { CreateExperimentResponse, CreateRunResponse, EmptyResponse, GetExperimentResponse, GetMetricHistoryBulkResponse, GetMetricHistoryResponse, GetRunResponse, SearchDatasetsResponse, SearchExperimentsResponse, SearchRunsResponse, UpdateRunResponse } from "../wire/index.js";
 import { checkFloatLike, checkIntLike, input, optArray, optString, optStringList, optTags, reqString, optInt, requireEntryFields, type Input } from "./params.js";
 import { Readable } from "node:stream";
 import { invalidParameter, missingParameter } from "../errors.js";
@@ -35,23 +36,23 @@ export async function registerTracking(app: FastifyInstance, deps: DomainDeps): 
 }
 
 function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices): void {
-  mlflowRoute(app, "POST", "experiments/create", async (req) => {
+  mlflowRoute<CreateExperimentResponse>(app, "POST", "experiments/create", async (req) => {
     const inp = input(req);
     const id = await s.experiments.create(reqString(inp, "name"), optString(inp, "artifact_location"), optTags(inp) ?? []);
     return { experiment_id: id };
   });
 
-  mlflowRoute(app, "GET", "experiments/get", async (req) => {
+  mlflowRoute<GetExperimentResponse>(app, "GET", "experiments/get", async (req) => {
     const experiment = await s.experiments.get(reqString(input(req), "experiment_id"));
     return { experiment };
   });
 
-  mlflowRoute(app, "GET", "experiments/get-by-name", async (req) => {
+  mlflowRoute<GetExperimentResponse>(app, "GET", "experiments/get-by-name", async (req) => {
     const experiment = await s.experiments.getByName(reqString(input(req), "experiment_name"));
     return { experiment };
   });
 
-  const search = async (req: Parameters<Parameters<typeof mlflowRoute>[3]>[0]) => {
+  const search = async (req: FastifyRequest): Promise<SearchExperimentsResponse> => {
     const inp = input(req);
     const viewRaw = inp.view_type;
     const res = await s.experiments.search({
@@ -67,29 +68,29 @@ function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices): void
   mlflowRoute(app, "GET", "experiments/search", search);
   mlflowRoute(app, "POST", "experiments/search", search);
 
-  mlflowRoute(app, "POST", "experiments/update", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "experiments/update", async (req) => {
     const inp = input(req);
     await s.experiments.rename(reqString(inp, "experiment_id"), optString(inp, "new_name"));
     return {};
   });
 
-  mlflowRoute(app, "POST", "experiments/delete", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "experiments/delete", async (req) => {
     await s.experiments.delete(reqString(input(req), "experiment_id"));
     return {};
   });
 
-  mlflowRoute(app, "POST", "experiments/restore", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "experiments/restore", async (req) => {
     await s.experiments.restore(reqString(input(req), "experiment_id"));
     return {};
   });
 
-  mlflowRoute(app, "POST", "experiments/set-experiment-tag", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "experiments/set-experiment-tag", async (req) => {
     const inp = input(req);
     await s.experiments.setTag(reqString(inp, "experiment_id"), reqString(inp, "key"), optString(inp, "value") ?? "");
     return {};
   });
 
-  mlflowRoute(app, "POST", "experiments/delete-experiment-tag", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "experiments/delete-experiment-tag", async (req) => {
     const inp = input(req);
     await s.experiments.deleteTag(reqString(inp, "experiment_id"), reqString(inp, "key"));
     return {};
@@ -99,7 +100,7 @@ function registerTrackingRoutes(app: FastifyInstance, s: TrackingServices): void
 }
 
 function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
-  mlflowRoute(app, "POST", "runs/create", async (req) => {
+  mlflowRoute<CreateRunResponse>(app, "POST", "runs/create", async (req) => {
     const inp = input(req);
     const run = await runs.create({
       experimentId: optString(inp, "experiment_id"),
@@ -111,38 +112,38 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
     return { run };
   });
 
-  mlflowRoute(app, "GET", "runs/get", async (req) => ({ run: await runs.get(runIdOf(input(req))) }));
+  mlflowRoute<GetRunResponse>(app, "GET", "runs/get", async (req) => ({ run: await runs.get(runIdOf(input(req))) }));
 
-  mlflowRoute(app, "POST", "runs/update", async (req) => {
+  mlflowRoute<UpdateRunResponse>(app, "POST", "runs/update", async (req) => {
     const inp = input(req);
     const status = inp.status === undefined || inp.status === null ? undefined : parseRunStatus(inp.status);
     const runInfo = await runs.update(runIdOf(inp), { status, endTime: optInt(inp, "end_time"), runName: optString(inp, "run_name") });
     return { run_info: runInfo };
   });
 
-  mlflowRoute(app, "POST", "runs/delete", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "runs/delete", async (req) => {
     await runs.delete(runIdOf(input(req)));
     return {};
   });
 
-  mlflowRoute(app, "POST", "runs/restore", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "runs/restore", async (req) => {
     await runs.restore(runIdOf(input(req)));
     return {};
   });
 
-  mlflowRoute(app, "POST", "runs/set-tag", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "runs/set-tag", async (req) => {
     const inp = input(req);
     await runs.setTag(runIdOf(inp), reqString(inp, "key"), optString(inp, "value") ?? "");
     return {};
   });
 
-  mlflowRoute(app, "POST", "runs/delete-tag", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "runs/delete-tag", async (req) => {
     const inp = input(req);
     await runs.deleteTag(runIdOf(inp), reqString(inp, "key"));
     return {};
   });
 
-  mlflowRoute(app, "POST", "runs/log-metric", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "runs/log-metric", async (req) => {
     const inp = input(req);
     const runId = runIdOf(inp);
     const key = reqString(inp, "key");
@@ -161,13 +162,13 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
     return {};
   });
 
-  mlflowRoute(app, "POST", "runs/log-parameter", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "runs/log-parameter", async (req) => {
     const inp = input(req);
     await runs.logParam(runIdOf(inp), reqString(inp, "key"), optString(inp, "value") ?? "");
     return {};
   });
 
-  mlflowRoute(app, "POST", "runs/log-batch", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "runs/log-batch", async (req) => {
     const length = Number(req.headers["content-length"]);
     validateBatchSize(Number.isFinite(length) ? length : Buffer.byteLength(JSON.stringify(req.body ?? {})));
     const inp = input(req);
@@ -180,14 +181,14 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
     return {};
   });
 
-  mlflowRoute(app, "POST", "runs/log-inputs", async (req) => {
+  mlflowRoute<EmptyResponse>(app, "POST", "runs/log-inputs", async (req) => {
     const inp = input(req);
     await runs.logInputs(runIdOf(inp), optArray(inp, "datasets") ?? [], optArray(inp, "models") ?? []);
     return {};
   });
 
   // service.proto names LogOutputs `runs/outputs` (what MLflow 3's log_model calls); `runs/log-outputs` is kept as an alias.
-  const logOutputs = async (req: Parameters<Parameters<typeof mlflowRoute>[3]>[0]) => {
+  const logOutputs = async (req: FastifyRequest): Promise<EmptyResponse> => {
     const inp = input(req);
     await runs.logOutputs(runIdOf(inp), optArray(inp, "models") ?? []);
     return {};
@@ -195,7 +196,7 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
   mlflowRoute(app, "POST", "runs/outputs", logOutputs);
   mlflowRoute(app, "POST", "runs/log-outputs", logOutputs);
 
-  const search = async (req: Parameters<Parameters<typeof mlflowRoute>[3]>[0]) => {
+  const search = async (req: FastifyRequest): Promise<SearchRunsResponse> => {
     const inp = input(req);
     const viewRaw = inp.run_view_type;
     const res = await runs.search({
@@ -211,7 +212,7 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
   mlflowRoute(app, "POST", "runs/search", search);
   mlflowRoute(app, "GET", "runs/search", search);
 
-  mlflowRoute(
+  mlflowRoute<CreateRunResponse>(
     app,
     "POST",
     "runs/create-promptlab-run",
@@ -250,7 +251,7 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
     ["/ajax-api/2.0/mlflow/"],
   );
 
-  mlflowRoute(
+  mlflowRoute<SearchDatasetsResponse>(
     app,
     "POST",
     "experiments/search-datasets",
@@ -258,19 +259,19 @@ function registerRunRoutes(app: FastifyInstance, runs: RunService): void {
     ["/ajax-api/2.0/mlflow/"],
   );
 
-  mlflowRoute(app, "GET", "metrics/get-history", async (req) => {
+  mlflowRoute<GetMetricHistoryResponse>(app, "GET", "metrics/get-history", async (req) => {
     const inp = input(req);
     const res = await runs.metricHistory(runIdOf(inp), reqString(inp, "metric_key"), optInt(inp, "max_results"), optString(inp, "page_token"));
     return res.nextPageToken ? { metrics: res.metrics, next_page_token: res.nextPageToken } : { metrics: res.metrics };
   });
 
-  mlflowRoute(app, "GET", "metrics/get-history-bulk", async (req) => {
+  mlflowRoute<GetMetricHistoryBulkResponse>(app, "GET", "metrics/get-history-bulk", async (req) => {
     const inp = input(req);
     const metrics = await runs.metricHistoryBulk(optStringList(inp, "run_id") ?? [], optString(inp, "metric_key"), optInt(inp, "max_results"));
     return { metrics };
   });
 
-  mlflowRoute(app, "GET", "metrics/get-history-bulk-interval", async (req) => {
+  mlflowRoute<GetMetricHistoryBulkResponse>(app, "GET", "metrics/get-history-bulk-interval", async (req) => {
     const inp = input(req);
     const runIds = optStringList(inp, "run_ids");
     if (!runIds || runIds.length === 0) throw missingParameter("run_ids");

@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { ApiError, type HttpTransport } from "./http.js";
 import type { FileInfo, TransferProgress } from "./types.js";
+import type { ListProxyArtifactsResponse } from "../wire/index.js";
 
 export const PROXY_PREFIX = "/api/2.0/mlflow-artifacts/artifacts";
 
@@ -213,7 +214,7 @@ async function* countChunks(stream: AsyncIterable<Buffer>, onChunk: (n: number) 
  * ```
  */
 export async function listFolder(http: HttpTransport, root: string, rel: string): Promise<FileInfo[]> {
-  const res = await http.request<{ files?: { path: string; is_dir?: boolean; file_size?: number | string }[] }>(
+  const res = await http.request<ListProxyArtifactsResponse>(
     "GET",
     PROXY_PREFIX,
     { path: joinArtifactPath(root, rel) },

@@ -1,3 +1,4 @@
+import type * as wire from "../wire/index.js";
 import type { KeyValue, KeyValues, Metric } from "./types.js";
 
 /** MLflow's log-batch limits (`mlflow/utils/validation.py`). */
@@ -96,8 +97,8 @@ export function toKeyValues(input: KeyValues | Record<string, unknown> | undefin
  * encodeMetric({ key: "loss", value: NaN, step: 0, timestamp: 0 }).value; // "NaN"
  * ```
  */
-export function encodeMetric(m: Metric): { key: string; value: number | string; timestamp: number; step: number } {
-  return { key: m.key, value: Number.isFinite(m.value) ? m.value : String(m.value), timestamp: m.timestamp, step: m.step };
+export function encodeMetric(m: Metric): wire.Metric {
+  return { key: m.key, value: Number.isFinite(m.value) ? m.value : (String(m.value) as wire.WireNumber), timestamp: m.timestamp, step: m.step };
 }
 
 /**

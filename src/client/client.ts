@@ -30,6 +30,7 @@ import type {
   RunStatus,
   ViewType,
 } from "./types.js";
+import type * as wire from "../wire/index.js";
 
 /** Where `mloop server` listens unless told otherwise. */
 export const DEFAULT_TRACKING_URI = "http://127.0.0.1:5000";
@@ -136,7 +137,7 @@ export class MloopClient {
   async createExperiment(name: string, opts: { artifactLocation?: string; tags?: KeyValues } = {}): Promise<string> {
     const body: Record<string, unknown> = { name, tags: toKeyValues(opts.tags) };
     if (opts.artifactLocation !== undefined) body.artifact_location = opts.artifactLocation;
-    const res = await this.http.post<{ experiment_id: string }>("experiments/create", body);
+    const res = await this.http.post<wire.CreateExperimentResponse>("experiments/create", body);
     return String(res.experiment_id);
   }
 
@@ -150,7 +151,7 @@ export class MloopClient {
    * ```
    */
   async getExperiment(experimentId: string): Promise<Experiment> {
-    const res = await this.http.get<{ experiment: Experiment }>("experiments/get", { experiment_id: experimentId });
+    const res = await this.http.get<wire.GetExperimentResponse>("experiments/get", { experiment_id: experimentId });
     return res.experiment;
   }
 
@@ -165,7 +166,7 @@ export class MloopClient {
    */
   async getExperimentByName(name: string): Promise<Experiment | undefined> {
     try {
-      const res = await this.http.get<{ experiment: Experiment }>("experiments/get-by-name", { experiment_name: name });
+      const res = await this.http.get<wire.GetExperimentResponse>("experiments/get-by-name", { experiment_name: name });
       return res.experiment;
     } catch (err) {
       if (err instanceof ApiError && err.errorCode === "RESOURCE_DOES_NOT_EXIST") return undefined;
@@ -187,7 +188,7 @@ export class MloopClient {
     if (opts.orderBy?.length) body.order_by = opts.orderBy;
     if (opts.maxResults !== undefined) body.max_results = opts.maxResults;
     if (opts.pageToken) body.page_token = opts.pageToken;
-    const res = await this.http.post<{ experiments?: Experiment[]; next_page_token?: string }>("experiments/search", body);
+    const res = await this.http.post<wire.SearchExperimentsResponse>("experiments/search", body);
     return page(res.experiments ?? [], res.next_page_token);
   }
 
@@ -299,7 +300,7 @@ export class MloopClient {
     };
     if (opts.runName !== undefined) body.run_name = opts.runName;
     if (opts.userId !== undefined) body.user_id = opts.userId;
-    const res = await this.http.post<{ run: Run }>("runs/create", body);
+    const res = await this.http.post<wire.CreateRunResponse>("runs/create", body);
     return normalizeRun(res.run);
   }
 
@@ -313,7 +314,7 @@ export class MloopClient {
    * ```
    */
   async getRun(runId: string): Promise<Run> {
-    const res = await this.http.get<{ run: Run }>("runs/get", { run_id: runId });
+    const res = await this.http.get<wire.GetRunResponse>("runs/get", { run_id: runId });
     return normalizeRun(res.run);
   }
 
@@ -330,7 +331,7 @@ export class MloopClient {
     if (changes.status !== undefined) body.status = changes.status;
     if (changes.endTime !== undefined) body.end_time = changes.endTime;
     if (changes.runName !== undefined) body.run_name = changes.runName;
-    const res = await this.http.post<{ run_info: RunInfo }>("runs/update", body);
+    const res = await this.http.post<wire.UpdateRunResponse>("runs/update", body);
     return res.run_info;
   }
 
@@ -485,7 +486,7 @@ export class MloopClient {
     if (opts.orderBy?.length) body.order_by = opts.orderBy;
     if (opts.maxResults !== undefined) body.max_results = opts.maxResults;
     if (opts.pageToken) body.page_token = opts.pageToken;
-    const res = await this.http.post<{ runs?: Run[]; next_page_token?: string }>("runs/search", body);
+    const res = await this.http.post<wire.SearchRunsResponse>("runs/search", body);
     return page((res.runs ?? []).map(normalizeRun), res.next_page_token);
   }
 
@@ -521,7 +522,7 @@ export class MloopClient {
     const out: Metric[] = [];
     let pageToken: string | undefined;
     do {
-      const res = await this.http.get<{ metrics?: Metric[]; next_page_token?: string }>("metrics/get-history", {
+      const res = await this.http.get<wire.GetMetricHistoryResponse>("metrics/get-history", {
         run_id: runId,
         run_uuid: runId,
         metric_key: key,
@@ -550,7 +551,7 @@ export class MloopClient {
     endStep?: number;
     maxResults?: number;
   }): Promise<MetricWithRunId[]> {
-    const res = await this.http.get<{ metrics?: MetricWithRunId[] }>("metrics/get-history-bulk-interval", {
+    const res = await this.http.get<wire.GetMetricHistoryBulkResponse>("metrics/get-history-bulk-interval", {
       run_ids: opts.runIds,
       metric_key: opts.metricKey,
       start_step: opts.startStep,
@@ -757,10 +758,8 @@ function page<T>(items: T[], token: string | undefined): Page<T> {
   return token ? { items, nextPageToken: token } : { items };
 }
 
-function normalizeRun(run: Run): Run {
-  const metrics = run.data?.metrics;
-  if (!metrics?.length) return run;
-  return { ...run, data: { ...run.data, metrics: metrics.map(decodeMetric) } };
+function normalizeRun(run: wire.Run): Run {
+  return { ...run, data: { ...run.data, metrics: (run.data?.metrics ?? []).map(decodeMetric) } };
 }
 
 function defaultRunTags(): Record<string, string> {

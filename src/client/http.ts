@@ -3,6 +3,7 @@
  * JSON in and out, errors as {@link ApiError} carrying MLflow's error_code,
  * and retries with backoff on 429/5xx and connection failures.
  */
+import type { ErrorResponse } from "../wire/index.js";
 
 /**
  * A failed request: MLflow's `error_code` (or `CONNECTION_ERROR`, `TIMEOUT`,
@@ -247,7 +248,7 @@ export function queryString(query: Query): string {
 
 function toApiError(status: number, text: string): ApiError {
   try {
-    const body = JSON.parse(text) as { error_code?: string; message?: string };
+    const body = JSON.parse(text) as Partial<ErrorResponse>;
     if (body.error_code) return new ApiError(status, body.error_code, body.message ?? "");
   } catch {
     // not JSON

@@ -2,42 +2,13 @@ import fsp from "node:fs/promises";
 import { resolveTrackingUri } from "../config.js";
 import { downloadTree, proxyRoot, type TransferOptions } from "./artifacts.js";
 import { ApiError, HttpTransport } from "./http.js";
+import type * as wire from "../wire/index.js";
+import type { LoggedModel, ModelVersion, RegisteredModel, Stage } from "../wire/index.js";
 
 /** A tag as the registry returns it. */
-export interface RegistryTag {
-  key: string;
-  value: string;
-}
+export type RegistryTag = wire.KeyValue;
 
-/** A model version, in MLflow's JSON shape. */
-export interface ModelVersion {
-  name: string;
-  version: string;
-  creation_timestamp: number;
-  last_updated_timestamp: number;
-  user_id?: string;
-  current_stage: string;
-  description?: string;
-  source: string;
-  run_id?: string;
-  status: string;
-  status_message?: string;
-  tags?: RegistryTag[];
-  run_link?: string;
-  aliases?: string[];
-  model_id?: string;
-}
-
-/** A registered model, in MLflow's JSON shape. */
-export interface RegisteredModel {
-  name: string;
-  creation_timestamp: number;
-  last_updated_timestamp: number;
-  description?: string;
-  latest_versions?: ModelVersion[];
-  tags?: RegistryTag[];
-  aliases?: { alias: string; version: string }[];
-}
+export type { LoggedModel, ModelVersion, RegisteredModel, Stage } from "../wire/index.js";
 
 /** A page of results and the token of the next one. */
 export interface RegistryPage<T> {
@@ -61,8 +32,6 @@ export interface RegistryClientOptions {
   maxRetries?: number;
   timeoutMs?: number;
 }
-
-export type Stage = "None" | "Staging" | "Production" | "Archived";
 
 type Tags = Record<string, string> | RegistryTag[] | undefined;
 
@@ -114,7 +83,7 @@ export class RegistryClient {
    * ```
    */
   async createRegisteredModel(name: string, opts: { description?: string; tags?: Tags } = {}): Promise<RegisteredModel> {
-    const res = await this.http.post<{ registered_model: RegisteredModel }>("registered-models/create", { name, description: opts.description, tags: toTags(opts.tags) });
+    const res = await this.http.post<wire.RegisteredModelResponse>("registered-models/create", { name, description: opts.description, tags: toTags(opts.tags) });
     return res.registered_model;
   }
 
@@ -127,7 +96,7 @@ export class RegistryClient {
    * ```
    */
   async getRegisteredModel(name: string): Promise<RegisteredModel> {
-    return (await this.http.get<{ registered_model: RegisteredModel }>("registered-models/get", { name })).registered_model;
+    return (await this.http.get<wire.RegisteredModelResponse>("registered-models/get", { name })).registered_model;
   }
 
   /**
@@ -139,7 +108,7 @@ export class RegistryClient {
    * ```
    */
   async searchRegisteredModels(opts: RegistrySearchOptions = {}): Promise<RegistryPage<RegisteredModel>> {
-    const res = await this.http.get<{ registered_models?: RegisteredModel[]; next_page_token?: string }>("registered-models/search", {
+    const res = await this.http.get<wire.SearchRegisteredModelsResponse>("registered-models/search", {
       filter: opts.filter,
       order_by: opts.orderBy,
       max_results: opts.maxResults,
@@ -157,7 +126,7 @@ export class RegistryClient {
    * ```
    */
   async renameRegisteredModel(name: string, newName: string): Promise<RegisteredModel> {
-    return (await this.http.post<{ registered_model: RegisteredModel }>("registered-models/rename", { name, new_name: newName })).registered_model;
+    return (await this.http.post<wire.RegisteredModelResponse>("registered-models/rename", { name, new_name: newName })).registered_model;
   }
 
   /**
@@ -169,7 +138,7 @@ export class RegistryClient {
    * ```
    */
   async updateRegisteredModel(name: string, description: string): Promise<RegisteredModel> {
-    return (await this.http.patch<{ registered_model: RegisteredModel }>("registered-models/update", { name, description })).registered_model;
+    return (await this.http.patch<wire.RegisteredModelResponse>("registered-models/update", { name, description })).registered_model;
   }
 
   /**
@@ -222,7 +191,7 @@ export class RegistryClient {
     source: string,
     opts: { runId?: string; modelId?: string; description?: string; tags?: Tags; runLink?: string } = {},
   ): Promise<ModelVersion> {
-    const res = await this.http.post<{ model_version: ModelVersion }>("model-versions/create", {
+    const res = await this.http.post<wire.ModelVersionResponse>("model-versions/create", {
       name,
       source,
       run_id: opts.runId,
@@ -265,7 +234,7 @@ export class RegistryClient {
    * ```
    */
   async getModelVersion(name: string, version: string | number): Promise<ModelVersion> {
-    return (await this.http.get<{ model_version: ModelVersion }>("model-versions/get", { name, version: String(version) })).model_version;
+    return (await this.http.get<wire.ModelVersionResponse>("model-versions/get", { name, version: String(version) })).model_version;
   }
 
   /**
@@ -277,7 +246,7 @@ export class RegistryClient {
    * ```
    */
   async searchModelVersions(opts: RegistrySearchOptions = {}): Promise<RegistryPage<ModelVersion>> {
-    const res = await this.http.get<{ model_versions?: ModelVersion[]; next_page_token?: string }>("model-versions/search", {
+    const res = await this.http.get<wire.SearchModelVersionsResponse>("model-versions/search", {
       filter: opts.filter,
       order_by: opts.orderBy,
       max_results: opts.maxResults,
@@ -295,7 +264,7 @@ export class RegistryClient {
    * ```
    */
   async getLatestVersions(name: string, stages?: Stage[]): Promise<ModelVersion[]> {
-    return (await this.http.post<{ model_versions?: ModelVersion[] }>("registered-models/get-latest-versions", { name, stages })).model_versions ?? [];
+    return (await this.http.post<wire.ModelVersionsResponse>("registered-models/get-latest-versions", { name, stages })).model_versions ?? [];
   }
 
   /**
@@ -307,7 +276,7 @@ export class RegistryClient {
    * ```
    */
   async updateModelVersion(name: string, version: string | number, description: string): Promise<ModelVersion> {
-    return (await this.http.patch<{ model_version: ModelVersion }>("model-versions/update", { name, version: String(version), description })).model_version;
+    return (await this.http.patch<wire.ModelVersionResponse>("model-versions/update", { name, version: String(version), description })).model_version;
   }
 
   /**
@@ -319,7 +288,7 @@ export class RegistryClient {
    * ```
    */
   async transitionStage(name: string, version: string | number, stage: Stage, opts: { archiveExisting?: boolean } = {}): Promise<ModelVersion> {
-    const res = await this.http.post<{ model_version: ModelVersion }>("model-versions/transition-stage", {
+    const res = await this.http.post<wire.ModelVersionResponse>("model-versions/transition-stage", {
       name,
       version: String(version),
       stage,
@@ -397,7 +366,7 @@ export class RegistryClient {
    * ```
    */
   async getVersionByAlias(name: string, alias: string): Promise<ModelVersion> {
-    return (await this.http.get<{ model_version: ModelVersion }>("registered-models/alias", { name, alias })).model_version;
+    return (await this.http.get<wire.ModelVersionResponse>("registered-models/alias", { name, alias })).model_version;
   }
 
   /**
@@ -409,7 +378,7 @@ export class RegistryClient {
    * ```
    */
   async getDownloadUri(name: string, version: string | number): Promise<string> {
-    return (await this.http.get<{ artifact_uri: string }>("model-versions/get-download-uri", { name, version: String(version) })).artifact_uri;
+    return (await this.http.get<wire.GetModelVersionDownloadUriResponse>("model-versions/get-download-uri", { name, version: String(version) })).artifact_uri;
   }
 
   /**
@@ -435,7 +404,7 @@ export class RegistryClient {
    * ```
    */
   async getLoggedModel(modelId: string): Promise<LoggedModel> {
-    return (await this.http.get<{ model: LoggedModel }>(`logged-models/${encodeURIComponent(modelId)}`)).model;
+    return (await this.http.get<wire.LoggedModelResponse>(`logged-models/${encodeURIComponent(modelId)}`)).model;
   }
 
   /**
@@ -447,7 +416,7 @@ export class RegistryClient {
    * ```
    */
   async searchLoggedModelsOfRun(experimentId: string, runId: string): Promise<LoggedModel[]> {
-    const res = await this.http.post<{ models?: LoggedModel[] }>("logged-models/search", {
+    const res = await this.http.post<wire.SearchLoggedModelsResponse>("logged-models/search", {
       experiment_ids: [experimentId],
       filter: `source_run_id = '${runId.replace(/'/g, "")}'`,
       max_results: 100,
@@ -468,17 +437,4 @@ export class RegistryClient {
     await fsp.mkdir(dstDir, { recursive: true });
     return downloadTree(this.http, proxyRoot(model.info.artifact_uri), "", dstDir, opts);
   }
-}
-
-/** An MLflow 3 logged model, in MLflow's JSON shape (the fields a client reads). */
-export interface LoggedModel {
-  info: {
-    model_id: string;
-    name: string;
-    experiment_id: string;
-    artifact_uri: string;
-    source_run_id?: string;
-    creation_timestamp_ms?: number;
-    status?: string;
-  };
 }

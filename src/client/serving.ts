@@ -2,7 +2,10 @@
  * The client of a scoring server (`mloop serve`, or `mlflow models serve` for
  * `predict`): predictions in MLflow's scoring protocol, feedback labels, status.
  */
+import type { ErrorResponse, FeedbackEntry, FeedbackResponse, PredictionsResponse, ServingStatusReply } from "../wire/index.js";
 import { ApiError } from "./http.js";
+
+export type { ServingStatusReply };
 
 export interface ServingClientOptions {
   /** Scoring server URL, e.g. `http://127.0.0.1:5001`. */
@@ -78,7 +81,7 @@ export class ServingClient {
       json = undefined;
     }
     if (!res.ok) {
-      const e = (json ?? {}) as { error_code?: string; message?: string };
+      const e = (json ?? {}) as Partial<ErrorResponse>;
       throw new ApiError(res.status, e.error_code ?? "HTTP_ERROR", e.message ?? (text.slice(0, 200) || res.statusText));
     }
     return { res, json };
@@ -109,7 +112,7 @@ export class ServingClient {
     }
     const { res, json } = await this.call("POST", "/invocations", body, headers);
     return {
-      predictions: (json as { predictions: T }).predictions,
+      predictions: (json as PredictionsResponse<T>).predictions,
       requestId: res.headers.get("x-request-id") ?? undefined,
       modelVersion: res.headers.get("x-mloop-model-version") ?? undefined,
     };
@@ -124,9 +127,9 @@ export class ServingClient {
    * ```
    */
   async sendFeedback(feedback: Feedback | Feedback[]): Promise<number> {
-    const items = (Array.isArray(feedback) ? feedback : [feedback]).map((f) => ({ request_id: f.requestId, label: f.label }));
+    const items = (Array.isArray(feedback) ? feedback : [feedback]).map((f): FeedbackEntry => ({ request_id: f.requestId, label: f.label }));
     const { json } = await this.call("POST", "/feedback", JSON.stringify({ feedback: items }), { "content-type": "application/json" });
-    return (json as { accepted: number }).accepted;
+    return (json as FeedbackResponse).accepted;
   }
 
   /**
@@ -140,28 +143,4 @@ export class ServingClient {
   async status(): Promise<ServingStatusReply> {
     return (await this.call("GET", "/status")).json as ServingStatusReply;
   }
-}
-
-/** `GET /status` of `mloop serve` (the server builds it with this type). */
-export interface ServingStatusReply {
-  uptime_s: number;
-  policy: { mode: string; challenger_share: number; sticky_header: string | null };
-  models: {
-    role: string;
-    uri: string;
-    name: string;
-    version: string;
-    runtime: string;
-    share: number;
-    follows_alias: boolean;
-    swaps: number;
-    requests: number;
-    errors: number;
-    error_rate: number;
-    latency_ms: { p50: number | null; p99: number | null };
-    in_flight: number;
-  }[];
-  prediction_log: { dir: string; written: number; dropped: number; pendingLines: number; pendingBytes: number; lagSeconds: number; segments: number };
-  feedback: { written: number };
-  worker_restarts: number;
 }

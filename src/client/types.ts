@@ -1,89 +1,34 @@
 /**
  * The SDK's public types: tracking entities exactly as MLflow's REST API
- * sends them (snake_case), so JSON from the server, from `mloop … --json`
- * and from MLflow's own docs all read the same.
+ * sends them (snake_case, defined once in `src/wire/`), so JSON from the
+ * server, from `mloop … --json` and from MLflow's own docs all read the same.
+ * The SDK's own additions (pages, progress, key/value input) live here.
  */
 
-export type LifecycleStage = "active" | "deleted";
-/** Which entities a search returns, as in MLflow's `ViewType`. */
-export type ViewType = "ACTIVE_ONLY" | "DELETED_ONLY" | "ALL";
-export type RunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
+import type * as wire from "../wire/index.js";
 
-/** A tag or parameter on the wire. */
-export interface KeyValue {
-  key: string;
-  value: string;
-}
+export type {
+  Dataset,
+  DatasetInput,
+  Experiment,
+  FileInfo,
+  KeyValue,
+  LifecycleStage,
+  ModelInput,
+  ModelOutput,
+  RunInfo,
+  RunStatus,
+  ViewType,
+} from "../wire/index.js";
 
-export interface Experiment {
-  experiment_id: string;
-  name: string;
-  artifact_location: string;
-  lifecycle_stage: LifecycleStage;
-  creation_time?: number;
-  last_update_time?: number;
-  tags?: KeyValue[];
-}
-
-/** A metric as logged. `value` may be `NaN` or `±Infinity`. */
-export interface Metric {
-  key: string;
-  value: number;
-  /** Milliseconds since the epoch. */
-  timestamp: number;
-  step: number;
-}
+/** A metric as the SDK returns and logs it: `value` is a number, `NaN` and `±Infinity` included (decoded from {@link wire.WireNumber}). */
+export type Metric = Omit<wire.Metric, "value"> & { value: number };
 
 /** A metric point from a bulk history query, labelled with its run. */
-export interface MetricWithRunId extends Metric {
-  run_id: string;
-}
+export type MetricWithRunId = Omit<wire.RunMetric, "value"> & { value: number };
 
-export interface RunInfo {
-  run_id: string;
-  run_uuid?: string;
-  run_name?: string;
-  experiment_id: string;
-  user_id?: string;
-  status: RunStatus;
-  start_time?: number;
-  end_time?: number;
-  artifact_uri?: string;
-  lifecycle_stage: LifecycleStage;
-}
-
-export interface Dataset {
-  name: string;
-  digest: string;
-  source_type: string;
-  source: string;
-  schema?: string;
-  profile?: string;
-}
-
-export interface DatasetInput {
-  tags?: KeyValue[];
-  dataset: Dataset;
-}
-
-export interface ModelInput {
-  model_id: string;
-}
-
-/** A run in MLflow's JSON shape: `run.info.run_id`, `run.data.metrics`, … */
-export interface Run {
-  info: RunInfo;
-  data: { metrics?: Metric[]; params?: KeyValue[]; tags?: KeyValue[] };
-  inputs?: { dataset_inputs?: DatasetInput[]; model_inputs?: ModelInput[] };
-  outputs?: { model_outputs?: { model_id: string; step: number }[] };
-}
-
-/** One entry of an artifact listing; `path` is relative to the run's artifact root. */
-export interface FileInfo {
-  path: string;
-  is_dir: boolean;
-  file_size?: number;
-}
+/** A run in MLflow's JSON shape (`run.info.run_id`, `run.data.metrics`, …), its metric values decoded to numbers. */
+export type Run = Omit<wire.Run, "data"> & { data: Omit<wire.RunData, "metrics"> & { metrics: Metric[] } };
 
 /** One page of a paginated search. */
 export interface Page<T> {
@@ -93,7 +38,7 @@ export interface Page<T> {
 }
 
 /** Tags, parameters: a plain object or MLflow's key/value list. */
-export type KeyValues = Record<string, string> | readonly KeyValue[];
+export type KeyValues = Record<string, string> | readonly wire.KeyValue[];
 
 /** Progress of an artifact upload or download. */
 export interface TransferProgress {

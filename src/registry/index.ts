@@ -19,7 +19,6 @@ export { isPrivateAddress } from "./ssrf.js";
 export { LoggedModelService } from "./logged-models.js";
 export { ModelRegistryService } from "./models.js";
 export { WebhookService } from "./webhooks.js";
-export type * from "./types.js";
 
 /** The registry domain's services. */
 export interface RegistryServices {

@@ -2,7 +2,7 @@ import { invalidParameter } from "../errors.js";
 import type { SqlDriver, SqlExecutor, SqlValue } from "../store/index.js";
 import type { Clause } from "./filter.js";
 import { dedupe, groupBy, numericComparison, opt, placeholders, stringComparison, tagComparison, type SqlQuery } from "./sql.js";
-import { LOGGED_MODEL_STATUSES, type KeyValue, type LoggedModel, type LoggedModelMetric, type LoggedModelStatus } from "./types.js";
+import { LOGGED_MODEL_STATUSES, type KeyValue, type LoggedModel, type LoggedModelMetric, type LoggedModelStatus } from "../wire/index.js";
 
 interface LoggedModelMetricRow {
   model_id: string;

@@ -5,7 +5,7 @@ import { parseFilter } from "./filter.js";
 import { joinUri, type ExperimentService, type RunService } from "../tracking/index.js";
 import type { LoggedModelStore } from "./logged-models-store.js";
 import type { ModelVersionStore } from "./model-versions-store.js";
-import { LOGGED_MODEL_STATUSES, type KeyValue, type LoggedModel, type LoggedModelStatus } from "./types.js";
+import { LOGGED_MODEL_STATUSES, type KeyValue, type LoggedModel, type LoggedModelStatus } from "../wire/index.js";
 import { REGISTRY_LIMITS, validateLoggedModelName, validateMaxResults, validateTags } from "./validation.js";
 
 const ADJECTIVES = ["agile", "bold", "calm", "deft", "eager", "fair", "glad", "hardy", "keen", "lucid", "merry", "nimble", "quiet", "rapid", "sly", "tidy", "vivid", "witty"];

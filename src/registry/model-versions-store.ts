@@ -3,7 +3,10 @@ import { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue } fr
 import type { Clause, OrderTerm } from "./filter.js";
 import type { RegisteredModelStore } from "./registered-models-store.js";
 import { dedupe, groupBy, numericComparison, opt, placeholders, stringComparison, tagComparison, type SqlQuery } from "./sql.js";
-import { DELETED_STAGE, type KeyValue, type ModelVersion, type RegisteredModelAlias } from "./types.js";
+import type { KeyValue, ModelVersion, RegisteredModelAlias } from "../wire/index.js";
+
+/** Stage of a deleted version: the row stays so its number is never reused. */
+export const DELETED_STAGE = "Deleted_Internal";
 
 export interface ModelVersionRow {
   name: string;

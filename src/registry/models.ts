@@ -6,7 +6,7 @@ import type { ModelVersionStore } from "./model-versions-store.js";
 import type { RegisteredModelRecord, RegisteredModelStore } from "./registered-models-store.js";
 import { resolveVersionSource, type SourceLookups } from "./source.js";
 import type { SqlQuery } from "./sql.js";
-import { STAGES, type KeyValue, type ModelVersion, type RegisteredModel } from "./types.js";
+import { STAGES, type KeyValue, type ModelVersion, type RegisteredModel } from "../wire/index.js";
 import {
   REGISTRY_LIMITS,
   validateAlias,

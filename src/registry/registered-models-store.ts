@@ -2,7 +2,7 @@ import { alreadyExists, invalidParameter, notFound } from "../errors.js";
 import { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/index.js";
 import type { Clause, OrderTerm } from "./filter.js";
 import { dedupe, groupBy, opt, placeholders, stringComparison, tagComparison, type SqlQuery } from "./sql.js";
-import type { KeyValue, RegisteredModel } from "./types.js";
+import type { KeyValue, RegisteredModel } from "../wire/index.js";
 
 export interface RegisteredModelRow {
   name: string;

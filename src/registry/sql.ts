@@ -1,7 +1,7 @@
 import { invalidParameter } from "../errors.js";
 import type { Dialect, SqlValue } from "../store/index.js";
 import type { Clause } from "./filter.js";
-import type { KeyValue } from "./types.js";
+import type { KeyValue } from "../wire/index.js";
 
 /**
  * What the registry's stores share: search clauses compiled to SQL for the

@@ -1,5 +1,5 @@
 import { invalidParameter } from "../errors.js";
-import type { KeyValue } from "./types.js";
+import type { KeyValue } from "../wire/index.js";
 
 /** MLflow's registry limits and name rules. */
 export const REGISTRY_LIMITS = {

@@ -1,7 +1,7 @@
 import { notFound } from "../errors.js";
 import type { SqlDriver } from "../store/index.js";
 import { opt } from "./sql.js";
-import type { Webhook, WebhookEventName } from "./types.js";
+import type { Webhook, WebhookEventName } from "../wire/index.js";
 
 interface WebhookRow {
   webhook_id: string;

@@ -6,7 +6,7 @@ import { invalidParameter } from "../errors.js";
 import { decodePageToken, encodePageToken } from "../paging.js";
 import { checkWebhookUrl, resolveTarget, SsrfError, type TargetPolicy } from "./ssrf.js";
 import type { DeliveryRow, WebhookStore, WebhookWithSecret } from "./webhooks-store.js";
-import type { Webhook, WebhookEventName } from "./types.js";
+import type { Webhook, WebhookEventName, WebhookTestResult as TestResult } from "../wire/index.js";
 
 /** The registry events MLflow 3 defines, as `entity.action`. */
 export const WEBHOOK_EVENTS = [
@@ -86,13 +86,6 @@ export interface DispatcherOptions {
   maxAttempts?: number;
   /** Per-request timeout (default 10 s). */
   timeoutMs?: number;
-}
-
-export interface TestResult {
-  success: boolean;
-  response_status?: number;
-  response_body?: string;
-  error_message?: string;
 }
 
 /**

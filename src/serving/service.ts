@@ -4,7 +4,6 @@
  * prediction log and feedback; counters for status and metrics.
  */
 import crypto from "node:crypto";
-import type { ServingStatusReply as ServingStatus } from "../client/index.js";
 import { MlflowError, temporarilyUnavailable } from "../errors.js";
 import { parseScoringRequest, type ScoringInput } from "./input.js";
 import { readModelMeta, type ModelMeta } from "./mlmodel.js";
@@ -15,6 +14,7 @@ import { PyfuncPool } from "./pyfunc.js";
 import { ModelResolver, parseModelUri, type ModelRef, type ResolvedModel } from "./resolve.js";
 import { FeedbackStore, LocalPredictionSink, type FeedbackRecord, type PredictionSink } from "./sink.js";
 import { routesToChallenger, type TrafficPolicy } from "./traffic.js";
+import type { ServingStatusReply as ServingStatus } from "../wire/index.js";
 
 export interface ServeOptions {
   modelUri: string;

@@ -2,7 +2,7 @@ import path from "node:path";
 import { invalidParameter, invalidState, notFound } from "../errors.js";
 import { LIMITS, validateExperimentId, validateExperimentName, validateKey, validateValueLength, validateMaxResults } from "./validation.js";
 import { lifecycleFilter, type TrackingStore } from "./store.js";
-import type { Experiment, KeyValue, ViewType } from "./types.js";
+import type { Experiment, KeyValue, ViewType } from "../wire/index.js";
 import { decodePageToken, encodePageToken, scopeClause, type ResultScope } from "../paging.js";
 
 /** Appends a path segment to an artifact root URI without doubling slashes. */

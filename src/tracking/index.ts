@@ -20,7 +20,7 @@ export { parseViewType } from "./experiments.js";
 export { validateBatchSize } from "./validation.js";
 export { RunStore, INPUT_LINKS, toWire } from "./run-store.js";
 export { TrackingStore } from "./store.js";
-export type * from "./types.js";
+export type { MetricPoint } from "./types.js";
 export { TraceService, SEARCH_MAX_RESULTS as TRACE_SEARCH_MAX_RESULTS, SPANS_LOCATION_TAG, TRACKING_STORE, ARTIFACT_LOCATION_TAG } from "./traces/service.js";
 export type { TraceInfoInput, TraceSearch } from "./traces/service.js";
 export type { TraceRecord } from "./traces/store.js";

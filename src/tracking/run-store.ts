@@ -4,16 +4,18 @@ import type { CompiledRunSearch } from "./search.js";
 import type {
   Dataset,
   DatasetInput,
+  DatasetSummary,
   KeyValue,
   LifecycleStage,
-  MetricPoint,
+  Metric,
   ModelInput,
   ModelOutput,
   Run,
+  RunMetric,
   RunStatus,
-  WireMetric,
   WireNumber,
-} from "./types.js";
+} from "../wire/index.js";
+import type { MetricPoint } from "./types.js";
 
 /** The columns of `runs` a service needs to decide whether a write is allowed. */
 export interface RunRow {
@@ -41,10 +43,6 @@ export interface NewRun {
 }
 
 /** A metric with the run it belongs to, as the bulk history endpoints return it. */
-export interface RunMetric extends WireMetric {
-  run_id: string;
-}
-
 interface MetricRow {
   run_uuid?: string;
   key: string;
@@ -72,7 +70,7 @@ export function toWire(value: number, isNan: number | boolean = false): WireNumb
   return value;
 }
 
-function wireMetric(r: MetricRow): WireMetric {
+function wireMetric(r: MetricRow): Metric {
   return { key: r.key, value: toWire(Number(r.value), Number(r.is_nan)), timestamp: Number(r.timestamp), step: Number(r.step) };
 }
 
@@ -257,7 +255,7 @@ export class RunStore {
   }
 
   /** Distinct (experiment, dataset name, digest, context) of the datasets runs of these experiments used. */
-  async datasetSummaries(experimentIds: number[], limit: number): Promise<{ experiment_id: string; name: string; digest: string; context?: string }[]> {
+  async datasetSummaries(experimentIds: number[], limit: number): Promise<DatasetSummary[]> {
     const rows = await this.db.all<{ experiment_id: number | string; name: string; digest: string; context: string | null }>(
       `SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value AS context
        FROM datasets d
@@ -511,7 +509,7 @@ export class RunStore {
 
   // ------------------------------------------------------------ metric history
 
-  async metricHistory(runId: string, key: string, limit: number, offset: number): Promise<WireMetric[]> {
+  async metricHistory(runId: string, key: string, limit: number, offset: number): Promise<Metric[]> {
     const rows = await this.db.all<MetricRow>(
       "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? ORDER BY step, timestamp, value LIMIT ? OFFSET ?",
       [runId, key, limit, offset],

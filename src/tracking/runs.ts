@@ -4,22 +4,24 @@ import { encodePageToken, offsetFromToken } from "../paging.js";
 import type { Dialect } from "../store/index.js";
 import { joinUri } from "./experiments.js";
 import { generateRunName } from "./run-names.js";
-import { runInfo, type RunMetric, type RunRow, type RunStore } from "./run-store.js";
+import { runInfo, type RunRow, type RunStore } from "./run-store.js";
 import { compileRunSearch } from "./search.js";
 import { lifecycleFilter, type TrackingStore } from "./store.js";
 import {
   RUN_STATUSES,
   type DatasetInput,
+  type DatasetSummary,
   type KeyValue,
-  type MetricPoint,
+  type Metric,
   type ModelInput,
   type ModelOutput,
   type Run,
   type RunInfo,
+  type RunMetric,
   type RunStatus,
   type ViewType,
-  type WireMetric,
-} from "./types.js";
+} from "../wire/index.js";
+import type { MetricPoint } from "./types.js";
 import {
   LIMITS,
   toStringValue,
@@ -389,7 +391,7 @@ export class RunService {
   }
 
   /** The datasets runs of these experiments logged as inputs, with their context tag (the UI's dataset filter). */
-  async searchDatasets(experimentIds: string[]): Promise<{ experiment_id: string; name: string; digest: string; context?: string }[]> {
+  async searchDatasets(experimentIds: string[]): Promise<DatasetSummary[]> {
     if (experimentIds.length === 0) throw invalidParameter("SearchDatasets request must specify at least one experiment_id.");
     if (experimentIds.length > 20) {
       throw invalidParameter(`SearchDatasets request cannot specify more than 20 experiment_ids. Received ${experimentIds.length} experiment_ids.`);
@@ -401,7 +403,7 @@ export class RunService {
     return this.runs.datasetSummaries(ids, 1000);
   }
 
-  async metricHistory(runId: string, key: string, maxResults: number | undefined, pageToken: string | undefined): Promise<{ metrics: WireMetric[]; nextPageToken?: string }> {
+  async metricHistory(runId: string, key: string, maxResults: number | undefined, pageToken: string | undefined): Promise<{ metrics: Metric[]; nextPageToken?: string }> {
     const limit = validateMaxResults(maxResults, HISTORY_LIMITS.pageDefault, HISTORY_LIMITS.pageDefault);
     const offset = offsetFromToken(pageToken);
     await this.getRow(runId);

@@ -1,6 +1,6 @@
 import { alreadyExists, notFound } from "../errors.js";
 import { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/index.js";
-import type { Experiment, KeyValue, LifecycleStage, ViewType } from "./types.js";
+import type { Experiment, KeyValue, LifecycleStage, ViewType } from "../wire/index.js";
 
 interface ExperimentRow {
   experiment_id: number;

@@ -105,6 +105,12 @@ export interface WireSearchTracesV3Response {
   next_page_token?: string;
 }
 
+/** v2 `SearchTraces` (`GET /api/2.0/mlflow/traces`). */
+export interface WireSearchTracesV2Response {
+  traces: WireTraceInfoV2[];
+  next_page_token?: string;
+}
+
 /** A span as MLflow's trace data file holds it (`Span.to_dict()`): attribute values are JSON text. */
 export interface TraceDataSpan {
   trace_id: string;

@@ -237,6 +237,26 @@ describe.skipIf(skip !== undefined)(`web UI in Chromium${skip ? ` — skipped: $
     await screenshot(page, "17-version-source-run");
   });
 
+  it("edits a registered model: sets and deletes an alias, rewrites its description", async () => {
+    await page.goto(`${server.url}/models/${encodeURIComponent(data.modelName)}`);
+    await page.getByRole("heading", { name: data.modelName }).waitFor();
+    const form = page.getByRole("form", { name: "Set alias" });
+    await form.getByRole("textbox").fill("challenger");
+    await form.getByRole("combobox").selectOption("2");
+    await form.getByRole("button", { name: "Set alias" }).click();
+    await page.getByRole("button", { name: "Delete alias challenger" }).waitFor();
+    await expect.poll(() => form.getByRole("textbox").inputValue()).toBe("");
+    await page.getByRole("button", { name: "Delete alias challenger" }).click();
+    await page.getByRole("button", { name: "Delete alias challenger" }).waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Delete alias champion" }).waitFor();
+
+    const description = page.getByRole("region", { name: "Model description" });
+    await description.getByRole("button", { name: "Edit description" }).click();
+    await description.getByLabel("Description (Markdown)").fill("Finds **cats** and _dogs_.");
+    await description.getByRole("button", { name: "Save" }).click();
+    await description.locator(".markdown em", { hasText: "dogs" }).waitFor();
+  });
+
   it("updates the charts of a running run without a reload", async () => {
     const post = (p: string, body: unknown) =>
       fetch(`${server.url}/api/2.0/mlflow/${p}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) }).then((r) => r.json());

@@ -3,87 +3,44 @@
  * `/ajax-api/2.0/mlflow/` and the artifact proxy under `/api/2.0/mlflow-artifacts/`.
  */
 
-export interface KeyValue {
-  key: string;
-  value: string;
-}
+import type {
+  ErrorResponse,
+  Experiment,
+  FileInfo,
+  GetExperimentResponse,
+  GetMetricHistoryBulkResponse,
+  GetRunResponse,
+  CreateExperimentResponse,
+  ListArtifactsResponse,
+  ListProxyArtifactsResponse,
+  LoggedModel,
+  LoggedModelResponse,
+  ModelVersion,
+  ModelVersionResponse,
+  RegisteredModelResponse,
+  Run,
+  RunInfo,
+  RunMetric,
+  SearchExperimentsResponse,
+  SearchModelVersionsResponse,
+  SearchRegisteredModelsResponse,
+  SearchRunsResponse,
+} from "../../src/wire/index.js";
 
-export interface Experiment {
-  experiment_id: string;
-  name: string;
-  artifact_location?: string;
-  lifecycle_stage: "active" | "deleted";
-  last_update_time?: number;
-  creation_time?: number;
-  tags?: KeyValue[];
-}
-
-export interface Metric {
-  key: string;
-  value: number | string;
-  timestamp: number;
-  step?: number;
-  run_id?: string;
-}
-
-export interface RunInfo {
-  run_id: string;
-  run_uuid?: string;
-  run_name?: string;
-  experiment_id: string;
-  user_id?: string;
-  status: "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
-  start_time?: number;
-  end_time?: number;
-  artifact_uri?: string;
-  lifecycle_stage: "active" | "deleted";
-}
-
-export interface DatasetInput {
-  tags?: KeyValue[];
-  dataset: { name: string; digest: string; source_type?: string; source?: string; schema?: string; profile?: string };
-}
-
-export interface Run {
-  info: RunInfo;
-  data: { metrics?: Metric[]; params?: KeyValue[]; tags?: KeyValue[] };
-  inputs?: { dataset_inputs?: DatasetInput[]; model_inputs?: { model_id: string }[] };
-  outputs?: { model_outputs?: { model_id: string; step?: number }[] };
-}
-
-export interface FileInfo {
-  path: string;
-  is_dir?: boolean;
-  file_size?: number | string;
-}
-
-export interface ModelVersion {
-  name: string;
-  version: string;
-  creation_timestamp?: number;
-  last_updated_timestamp?: number;
-  current_stage?: string;
-  description?: string;
-  source?: string;
-  run_id?: string;
-  run_link?: string;
-  status?: string;
-  status_message?: string;
-  tags?: KeyValue[];
-  aliases?: string[];
-  model_id?: string;
-  user_id?: string;
-}
-
-export interface RegisteredModel {
-  name: string;
-  creation_timestamp?: number;
-  last_updated_timestamp?: number;
-  description?: string;
-  latest_versions?: ModelVersion[];
-  tags?: KeyValue[];
-  aliases?: { alias: string; version: string }[];
-}
+/** The wire types the pages use, from the one definition in `src/wire/`. */
+export type {
+  DatasetInput,
+  Experiment,
+  FileInfo,
+  KeyValue,
+  LoggedModel,
+  Metric,
+  ModelVersion,
+  RegisteredModel,
+  Run,
+  RunInfo,
+  RunMetric,
+} from "../../src/wire/index.js";
 
 export class ApiError extends Error {
   constructor(
@@ -115,7 +72,7 @@ function qs(query: Query): string {
 async function toError(res: Response): Promise<ApiError> {
   const text = await res.text();
   try {
-    const body = JSON.parse(text) as { error_code?: string; message?: string };
+    const body = JSON.parse(text) as Partial<ErrorResponse>;
     return new ApiError(res.status, body.error_code ?? "INTERNAL_ERROR", body.message ?? text);
   } catch {
     return new ApiError(res.status, res.status === 404 ? "ENDPOINT_NOT_FOUND" : "INTERNAL_ERROR", text || res.statusText);
@@ -142,7 +99,7 @@ export const del = <T>(path: string, body?: unknown, query: Query = {}) => reque
 // ---- experiments ----
 
 export async function searchExperiments(opts: { filter?: string; viewType?: string; pageToken?: string; maxResults?: number }) {
-  return post<{ experiments?: Experiment[]; next_page_token?: string }>("experiments/search", {
+  return post<SearchExperimentsResponse>("experiments/search", {
     filter: opts.filter || undefined,
     view_type: opts.viewType ?? "ACTIVE_ONLY",
     max_results: opts.maxResults ?? 1000,
@@ -151,8 +108,8 @@ export async function searchExperiments(opts: { filter?: string; viewType?: stri
   });
 }
 
-export const getExperiment = async (id: string) => (await get<{ experiment: Experiment }>("experiments/get", { experiment_id: id })).experiment;
-export const createExperiment = async (name: string) => (await post<{ experiment_id: string }>("experiments/create", { name })).experiment_id;
+export const getExperiment = async (id: string) => (await get<GetExperimentResponse>("experiments/get", { experiment_id: id })).experiment;
+export const createExperiment = async (name: string) => (await post<CreateExperimentResponse>("experiments/create", { name })).experiment_id;
 export const renameExperiment = (id: string, newName: string) => post("experiments/update", { experiment_id: id, new_name: newName });
 export const deleteExperiment = (id: string) => post("experiments/delete", { experiment_id: id });
 export const restoreExperiment = (id: string) => post("experiments/restore", { experiment_id: id });
@@ -169,7 +126,7 @@ export interface SearchRunsRequest {
 }
 
 export async function searchRuns(r: SearchRunsRequest, signal?: AbortSignal) {
-  return request<{ runs?: Run[]; next_page_token?: string }>(
+  return request<SearchRunsResponse>(
     "POST",
     API + "runs/search",
     {},
@@ -185,7 +142,7 @@ export async function searchRuns(r: SearchRunsRequest, signal?: AbortSignal) {
   );
 }
 
-export const getRun = async (runId: string) => (await get<{ run: Run }>("runs/get", { run_id: runId })).run;
+export const getRun = async (runId: string) => (await get<GetRunResponse>("runs/get", { run_id: runId })).run;
 export const setRunTag = (runId: string, key: string, value: string) => post("runs/set-tag", { run_id: runId, key, value });
 export const deleteRunTag = (runId: string, key: string) => post("runs/delete-tag", { run_id: runId, key });
 export const deleteRun = (runId: string) => post("runs/delete", { run_id: runId });
@@ -194,12 +151,12 @@ export const restoreRun = (runId: string) => post("runs/restore", { run_id: runI
 declare global {
   interface Window {
     /** Started by index.html for a deep link to one metric's chart. */
-    __mloopPrefetch?: { url: string; body: Promise<{ metrics?: Metric[] } | null> };
+    __mloopPrefetch?: { url: string; body: Promise<Partial<GetMetricHistoryBulkResponse> | null> };
   }
 }
 
 /** Sampled history of one metric for up to 100 runs: MLflow's bulk-interval endpoint. */
-export async function getSampledHistory(runIds: string[], metricKey: string, opts: { maxResults?: number; startStep?: number; endStep?: number } = {}, signal?: AbortSignal) {
+export async function getSampledHistory(runIds: string[], metricKey: string, opts: { maxResults?: number; startStep?: number; endStep?: number } = {}, signal?: AbortSignal): Promise<RunMetric[]> {
   const query: Query = {
     run_ids: runIds,
     metric_key: metricKey,
@@ -213,7 +170,7 @@ export async function getSampledHistory(runIds: string[], metricKey: string, opt
     const body = await early.body;
     if (body) return body.metrics ?? [];
   }
-  const res = await get<{ metrics?: Metric[] }>("metrics/get-history-bulk-interval", query, signal);
+  const res = await get<GetMetricHistoryBulkResponse>("metrics/get-history-bulk-interval", query, signal);
   return res.metrics ?? [];
 }
 
@@ -235,10 +192,10 @@ export async function listArtifacts(run: RunInfo, path = ""): Promise<FileInfo[]
   const root = proxyRoot(run.artifact_uri);
   let files: FileInfo[];
   if (root !== undefined) {
-    const res = await request<{ files?: FileInfo[] }>("GET", ARTIFACTS, { path: joinPath(root, path) || undefined });
+    const res = await request<ListProxyArtifactsResponse>("GET", ARTIFACTS, { path: joinPath(root, path) || undefined });
     files = (res.files ?? []).map((f) => ({ ...f, path: joinPath(path, f.path.split("/").pop()) }));
   } else {
-    const res = await get<{ files?: FileInfo[] }>("artifacts/list", { run_id: run.run_id, path: path || undefined });
+    const res = await get<ListArtifactsResponse>("artifacts/list", { run_id: run.run_id, path: path || undefined });
     files = res.files ?? [];
   }
   return files.sort((a, b) => Number(!!b.is_dir) - Number(!!a.is_dir) || a.path.localeCompare(b.path));
@@ -263,7 +220,7 @@ export async function fetchArtifactText(run: RunInfo, path: string, maxBytes = 2
 // ---- registry ----
 
 export async function searchRegisteredModels(filter: string, pageToken?: string) {
-  return get<{ registered_models?: RegisteredModel[]; next_page_token?: string }>("registered-models/search", {
+  return get<SearchRegisteredModelsResponse>("registered-models/search", {
     filter: filter || undefined,
     max_results: 100,
     order_by: ["name ASC"],
@@ -272,13 +229,13 @@ export async function searchRegisteredModels(filter: string, pageToken?: string)
 }
 
 export const getRegisteredModel = async (name: string) =>
-  (await get<{ registered_model: RegisteredModel }>("registered-models/get", { name })).registered_model;
+  (await get<RegisteredModelResponse>("registered-models/get", { name })).registered_model;
 
 export async function searchModelVersions(name: string) {
   const out: ModelVersion[] = [];
   let token: string | undefined;
   do {
-    const res = await get<{ model_versions?: ModelVersion[]; next_page_token?: string }>("model-versions/search", {
+    const res = await get<SearchModelVersionsResponse>("model-versions/search", {
       filter: `name='${name.replace(/'/g, "\\'")}'`,
       max_results: 1000,
       page_token: token,
@@ -290,7 +247,7 @@ export async function searchModelVersions(name: string) {
 }
 
 export const getModelVersion = async (name: string, version: string) =>
-  (await get<{ model_version: ModelVersion }>("model-versions/get", { name, version })).model_version;
+  (await get<ModelVersionResponse>("model-versions/get", { name, version })).model_version;
 export const updateRegisteredModel = (name: string, description: string) => patch("registered-models/update", { name, description });
 export const updateModelVersion = (name: string, version: string, description: string) => patch("model-versions/update", { name, version, description });
 export const setModelAlias = (name: string, alias: string, version: string) => post("registered-models/alias", { name, alias, version });
@@ -302,12 +259,7 @@ export const deleteModelTag = (name: string, key: string) => del("registered-mod
 export const setVersionTag = (name: string, version: string, key: string, value: string) => post("model-versions/set-tag", { name, version, key, value });
 export const deleteVersionTag = (name: string, version: string, key: string) => del("model-versions/delete-tag", { name, version, key });
 
-export interface LoggedModel {
-  info: { model_id: string; experiment_id?: string; name?: string; artifact_uri?: string; status?: string; source_run_id?: string; creation_timestamp_ms?: number; model_type?: string };
-  data?: { params?: KeyValue[]; metrics?: Metric[] };
-}
-
-export const getLoggedModel = async (modelId: string) => (await get<{ model: LoggedModel }>(`logged-models/${encodeURIComponent(modelId)}`)).model;
+export const getLoggedModel = async (modelId: string) => (await get<LoggedModelResponse>(`logged-models/${encodeURIComponent(modelId)}`)).model;
 
 export function errorMessage(err: unknown): string {
   if (err instanceof ApiError) return err.message;

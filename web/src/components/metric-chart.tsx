@@ -38,8 +38,8 @@ function toNumber(v: number | string): number | null {
   return Number.isFinite(n) ? n : null;
 }
 
-function buildData(metrics: api.Metric[], runs: ChartRun[], s: ChartSettings): uPlot.AlignedData {
-  const byRun = new Map<string, api.Metric[]>();
+function buildData(metrics: api.RunMetric[], runs: ChartRun[], s: ChartSettings): uPlot.AlignedData {
+  const byRun = new Map<string, api.RunMetric[]>();
   for (const m of metrics) {
     const id = m.run_id ?? runs[0]?.id ?? "";
     let arr = byRun.get(id);
@@ -50,7 +50,7 @@ function buildData(metrics: api.Metric[], runs: ChartRun[], s: ChartSettings): u
   for (const r of runs) {
     const ms = byRun.get(r.id) ?? [];
     const start = r.startTime ?? (ms.length ? Math.min(...ms.map((m) => Number(m.timestamp))) : 0);
-    const xOf = (m: api.Metric) => (s.xMode === "step" ? Number(m.step ?? 0) : s.xMode === "wall" ? Number(m.timestamp) / 1000 : (Number(m.timestamp) - start) / 1000);
+    const xOf = (m: api.RunMetric) => (s.xMode === "step" ? Number(m.step ?? 0) : s.xMode === "wall" ? Number(m.timestamp) / 1000 : (Number(m.timestamp) - start) / 1000);
     const pts = ms.map((m) => [xOf(m), toNumber(m.value)] as [number, number | null]).sort((a, b) => a[0] - b[0]);
     let ys = pts.map((p) => p[1]);
     if (s.logY) ys = ys.map((y) => (y !== null && y > 0 ? y : null));
@@ -85,7 +85,7 @@ export function MetricChart({
 }) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | undefined>(undefined);
-  const [metrics, setMetrics] = useState<api.Metric[]>();
+  const [metrics, setMetrics] = useState<api.RunMetric[]>();
   const [error, setError] = useState<string>();
   const [range, setRange] = useState<[number, number]>();
   const [tick, setTick] = useState(0);

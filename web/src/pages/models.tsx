@@ -1,12 +1,12 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import * as api from "../api.js";
 import { Link, setQuery, useLocation, useTitle } from "../router.js";
+import { AliasEditor } from "../components/alias-editor.js";
 import { Empty, ErrorBox, TagEditor } from "../components/common.js";
-import { Markdown } from "../components/markdown.js";
+import { Description } from "../components/description.js";
+import { LoggedModelSummary } from "../components/logged-model-summary.js";
+import { ModelVersionsTable, RegisteredModelsTable, modelPath } from "../components/model-tables.js";
 import { formatTime, useLoad } from "../util.js";
-
-const modelPath = (name: string) => `/models/${encodeURIComponent(name)}`;
-const versionPath = (name: string, v: string) => `${modelPath(name)}/versions/${encodeURIComponent(v)}`;
 
 function searchFilter(q: string): string | undefined {
   const t = q.trim();
@@ -50,104 +50,9 @@ export function ModelsPage() {
       {list.data && list.data.length === 0 ? (
         <Empty>{q ? `No model matches “${q}”.` : "No registered models yet. Register one with mlflow.register_model or mloop models register."}</Empty>
       ) : (
-        <table className="grid">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Latest version</th>
-              <th scope="col">Aliases</th>
-              <th scope="col">Last modified</th>
-              <th scope="col">Tags</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(list.data ?? []).map((m) => {
-              const latest = [...(m.latest_versions ?? [])].sort((a, b) => Number(b.version) - Number(a.version))[0];
-              return (
-                <tr key={m.name}>
-                  <td>
-                    <Link to={modelPath(m.name)}>{m.name}</Link>
-                  </td>
-                  <td>{latest ? <Link to={versionPath(m.name, latest.version)}>Version {latest.version}</Link> : "—"}</td>
-                  <td>
-                    {(m.aliases ?? []).map((a) => (
-                      <span key={a.alias} className="badge alias">
-                        @{a.alias} → v{a.version}
-                      </span>
-                    ))}
-                  </td>
-                  <td>{formatTime(m.last_updated_timestamp)}</td>
-                  <td>
-                    {(m.tags ?? []).map((t) => (
-                      <span key={t.key} className="badge">
-                        {t.key}: {t.value}
-                      </span>
-                    ))}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <RegisteredModelsTable models={list.data ?? []} />
       )}
     </main>
-  );
-}
-
-function Description({ text, onSave, label }: { text: string; onSave: (t: string) => Promise<unknown>; label: string }) {
-  const [editing, setEditing] = useState(false);
-  const [draft, setDraft] = useState(text);
-  const [error, setError] = useState<string>();
-  return (
-    <section className="card" aria-label={label}>
-      <div className="card-head">
-        <h2>Description</h2>
-        {!editing && (
-          <button
-            type="button"
-            className="small"
-            onClick={() => {
-              setDraft(text);
-              setEditing(true);
-            }}
-          >
-            Edit description
-          </button>
-        )}
-      </div>
-      {editing ? (
-        <form
-          onSubmit={async (e) => {
-            e.preventDefault();
-            setError(undefined);
-            try {
-              await onSave(draft);
-              setEditing(false);
-            } catch (err) {
-              setError(api.errorMessage(err));
-            }
-          }}
-        >
-          <label className="sr-only" htmlFor="desc-text">
-            Description (Markdown)
-          </label>
-          <textarea id="desc-text" rows={6} value={draft} onChange={(e) => setDraft(e.target.value)} autoFocus />
-          <div className="form-actions">
-            <button type="submit" className="primary">
-              Save
-            </button>
-            <button type="button" onClick={() => setEditing(false)}>
-              Cancel
-            </button>
-          </div>
-          <ErrorBox error={error} />
-        </form>
-      ) : text ? (
-        <Markdown text={text} />
-      ) : (
-        <p className="muted">No description.</p>
-      )}
-    </section>
   );
 }
 
@@ -155,8 +60,6 @@ export function ModelPage({ name }: { name: string }) {
   useTitle(name);
   const model = useLoad(() => api.getRegisteredModel(name), [name]);
   const versions = useLoad(() => api.searchModelVersions(name), [name]);
-  const [alias, setAlias] = useState("");
-  const [aliasVersion, setAliasVersion] = useState("");
   const [error, setError] = useState<string>();
   const act = async (fn: () => Promise<unknown>) => {
     setError(undefined);
@@ -169,10 +72,6 @@ export function ModelPage({ name }: { name: string }) {
       setError(api.errorMessage(err));
       return false;
     }
-  };
-  const handleAlias = async (e: FormEvent) => {
-    e.preventDefault();
-    if (await act(() => api.setModelAlias(name, alias.trim(), aliasVersion))) setAlias("");
   };
   const m = model.data;
   const aliasesByVersion = new Map<string, string[]>();
@@ -195,72 +94,17 @@ export function ModelPage({ name }: { name: string }) {
       <section className="card" aria-labelledby="h-versions">
         <h2 id="h-versions">Versions</h2>
         <ErrorBox error={versions.error} />
-        <table className="grid">
-          <thead>
-            <tr>
-              <th scope="col">Version</th>
-              <th scope="col">Registered</th>
-              <th scope="col">Aliases</th>
-              <th scope="col">Stage</th>
-              <th scope="col">Status</th>
-              <th scope="col">Source run</th>
-              <th scope="col">Description</th>
-            </tr>
-          </thead>
-          <tbody>
-            {(versions.data ?? []).map((v) => (
-              <tr key={v.version}>
-                <td>
-                  <Link to={versionPath(name, v.version)}>Version {v.version}</Link>
-                </td>
-                <td>{formatTime(v.creation_timestamp)}</td>
-                <td>
-                  {(aliasesByVersion.get(v.version) ?? v.aliases ?? []).map((a) => (
-                    <span key={a} className="badge alias">
-                      @{a}
-                    </span>
-                  ))}
-                </td>
-                <td>{v.current_stage && v.current_stage !== "None" ? <span className={`badge stage-${v.current_stage.toLowerCase()}`}>{v.current_stage}</span> : "—"}</td>
-                <td>{v.status ?? ""}</td>
-                <td>{v.run_id ? <Link to={`/runs/${encodeURIComponent(v.run_id)}`} className="mono">{v.run_id.slice(0, 8)}</Link> : "—"}</td>
-                <td className="wrap">{v.description}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <ModelVersionsTable name={name} versions={versions.data ?? []} aliasesByVersion={aliasesByVersion} />
       </section>
       <section className="card" aria-labelledby="h-aliases">
         <h2 id="h-aliases">Aliases</h2>
-        <ul className="plain">
-          {(m?.aliases ?? []).map((a) => (
-            <li key={a.alias}>
-              <span className="badge alias">@{a.alias}</span> → <Link to={versionPath(name, a.version)}>Version {a.version}</Link>{" "}
-              <button type="button" className="small danger" aria-label={`Delete alias ${a.alias}`} onClick={() => act(() => api.deleteModelAlias(name, a.alias))}>
-                Delete
-              </button>
-            </li>
-          ))}
-        </ul>
-        <form className="inline-form" onSubmit={handleAlias} aria-label="Set alias">
-          <label>
-            Alias <input value={alias} onChange={(e) => setAlias(e.target.value)} placeholder="champion" />
-          </label>
-          <label>
-            Version{" "}
-            <select value={aliasVersion} onChange={(e) => setAliasVersion(e.target.value)}>
-              <option value="">Choose…</option>
-              {(versions.data ?? []).map((v) => (
-                <option key={v.version} value={v.version}>
-                  {v.version}
-                </option>
-              ))}
-            </select>
-          </label>
-          <button type="submit" className="small primary" disabled={!alias.trim() || !aliasVersion}>
-            Set alias
-          </button>
-        </form>
+        <AliasEditor
+          name={name}
+          aliases={m?.aliases ?? []}
+          versions={versions.data ?? []}
+          onSet={(alias, version) => act(() => api.setModelAlias(name, alias, version))}
+          onDelete={(alias) => act(() => api.deleteModelAlias(name, alias))}
+        />
       </section>
       {m && (
         <section className="card" aria-labelledby="h-model-tags">
@@ -373,26 +217,5 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
         </>
       )}
     </main>
-  );
-}
-
-function LoggedModelSummary({ modelId }: { modelId: string }) {
-  const m = useLoad(() => api.getLoggedModel(modelId), [modelId]);
-  const info = m.data?.info;
-  return (
-    <span className="logged-model">
-      <span className="mono">{modelId}</span>
-      {info?.name && <span> · {info.name}</span>}
-      {info?.status && <span className="muted"> · {info.status}</span>}
-      {info?.source_run_id && (
-        <>
-          {" · logged by run "}
-          <Link to={`/runs/${encodeURIComponent(info.source_run_id)}`} className="mono">
-            {info.source_run_id.slice(0, 8)}
-          </Link>
-        </>
-      )}
-      {m.error && <span className="muted"> ({m.error})</span>}
-    </span>
   );
 }

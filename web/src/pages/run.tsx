@@ -4,6 +4,8 @@ import { Link, setQuery, useLocation, useTitle } from "../router.js";
 import { ErrorBox, StatusBadge, Tabs, TagEditor } from "../components/common.js";
 import { ChartControls, MetricChart, settingsFromQuery, settingsToQuery } from "../components/metric-chart.js";
 import { ArtifactBrowser } from "../components/artifacts.js";
+import { DatasetsTable } from "../components/datasets-table.js";
+import { KeyValueTable } from "../components/key-value-table.js";
 import { Markdown } from "../components/markdown.js";
 import { formatDuration, formatTime, formatValue, runDuration, runName, shortHash, tagMap, useLoad, usePolling } from "../util.js";
 
@@ -167,29 +169,7 @@ function Overview({ run, reload }: { run: api.Run; reload: () => void }) {
       {datasets.length > 0 && (
         <section aria-labelledby="h-datasets" className="card">
           <h2 id="h-datasets">Datasets</h2>
-          <table className="grid">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Digest</th>
-                <th scope="col">Source</th>
-                <th scope="col">Context</th>
-              </tr>
-            </thead>
-            <tbody>
-              {datasets.map((d, i) => (
-                <tr key={i}>
-                  <td>{d.dataset.name}</td>
-                  <td className="mono">{d.dataset.digest}</td>
-                  <td className="mono wrap">
-                    {d.dataset.source_type ? `${d.dataset.source_type}: ` : ""}
-                    {d.dataset.source}
-                  </td>
-                  <td>{tagMap(d.tags).get("mlflow.data.context") ?? ""}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DatasetsTable datasets={datasets} />
         </section>
       )}
 
@@ -201,33 +181,20 @@ function Overview({ run, reload }: { run: api.Run; reload: () => void }) {
             <input type="search" placeholder="Filter parameters" value={paramFilter} onChange={(e) => setParamFilter(e.target.value)} aria-label="Filter parameters" />
           </label>
         </div>
-        <table className="kv">
-          <tbody>
-            {params.map((p) => (
-              <tr key={p.key}>
-                <th scope="row">{p.key}</th>
-                <td className="mono wrap">{p.value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <KeyValueTable valueClassName="mono wrap" rows={params.map((p) => ({ key: p.key, value: p.value }))} />
       </section>
 
       <section aria-labelledby="h-metrics" className="card">
         <h2 id="h-metrics">Metrics ({metrics.length})</h2>
-        <table className="kv">
-          <tbody>
-            {metrics.map((m) => (
-              <tr key={m.key}>
-                <th scope="row">
-                  <Link to={`${window.location.pathname}?tab=metrics&metric=${encodeURIComponent(m.key)}`}>{m.key}</Link>
-                </th>
-                <td className="mono num">{formatValue(m.value)}</td>
-                <td className="muted">step {m.step ?? 0}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <KeyValueTable
+          valueClassName="mono num"
+          rows={metrics.map((m) => ({
+            key: m.key,
+            label: <Link to={`${window.location.pathname}?tab=metrics&metric=${encodeURIComponent(m.key)}`}>{m.key}</Link>,
+            value: formatValue(m.value),
+            extra: `step ${m.step ?? 0}`,
+          }))}
+        />
       </section>
 
       <section aria-labelledby="h-tags" className="card">

@@ -1,90 +1,14 @@
-import { memo, useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import { useVirtualizer } from "@tanstack/react-virtual";
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from "react";
 import * as api from "../api.js";
 import { Link, href, navigate, setQuery, useLocation, useTitle } from "../router.js";
-import { ErrorBox, StatusBadge } from "../components/common.js";
-import {
-  columnId,
-  columnValue,
-  formatDuration,
-  formatTime,
-  formatValue,
-  parseColumnId,
-  quoteKey,
-  runDuration,
-  runName,
-  shortHash,
-  tagMap,
-  useLoad,
-  type Column,
-} from "../util.js";
-
-const PAGE = 1000;
-const ROW_HEIGHT = 34;
-
-interface Pages {
-  runs: api.Run[];
-  token?: string;
-  loading: boolean;
-  error?: string;
-  done: boolean;
-}
-
-/** Pages of runs/search, fetched as the table scrolls towards the end of what is loaded. */
-function useRunPages(req: { experimentId: string; filter: string; orderBy: string[]; viewType: string }, version: number) {
-  const [state, setState] = useState<Pages>({ runs: [], loading: true, done: false });
-  const inflight = useRef<AbortController | undefined>(undefined);
-  const key = JSON.stringify(req) + version;
-  const keyRef = useRef(key);
-
-  const fetchPage = useCallback(
-    async (token: string | undefined, k: string) => {
-      inflight.current?.abort();
-      const ctl = new AbortController();
-      inflight.current = ctl;
-      setState((s) => ({ ...s, loading: true }));
-      try {
-        const res = await api.searchRuns(
-          { experimentIds: [req.experimentId], filter: req.filter, orderBy: req.orderBy, viewType: req.viewType, maxResults: PAGE, pageToken: token },
-          ctl.signal,
-        );
-        if (keyRef.current !== k) return;
-        setState((s) => ({
-          runs: token ? s.runs.concat(res.runs ?? []) : res.runs ?? [],
-          token: res.next_page_token,
-          loading: false,
-          done: !res.next_page_token,
-        }));
-      } catch (err) {
-        if (ctl.signal.aborted || keyRef.current !== k) return;
-        setState((s) => ({ ...s, loading: false, error: api.errorMessage(err), done: true }));
-      }
-    },
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [key],
-  );
-
-  useEffect(() => {
-    keyRef.current = key;
-    setState({ runs: [], loading: true, done: false });
-    void fetchPage(undefined, key);
-    return () => inflight.current?.abort();
-  }, [key, fetchPage]);
-
-  const stateRef = useRef(state);
-  stateRef.current = state;
-  const loadMore = useCallback(() => {
-    const s = stateRef.current;
-    if (!s.loading && s.token && !s.error) void fetchPage(s.token, keyRef.current);
-  }, [fetchPage]);
-
-  return { ...state, loadMore };
-}
-
-interface SortSpec {
-  id: string;
-  desc: boolean;
-}
+import { ErrorBox } from "../components/common.js";
+import { ColumnPicker } from "../components/column-picker.js";
+import { FilterForm } from "../components/filter-form.js";
+import { LifecycleToggle } from "../components/lifecycle-toggle.js";
+import { useRunPages } from "../components/run-pages.js";
+import { RunsTable, type FixedColumn } from "../components/runs-table.js";
+import type { SortSpec } from "../components/sortable-header.js";
+import { parseColumnId, quoteKey, useLoad, type Column } from "../util.js";
 
 const ATTRS: Record<string, string> = {
   name: "attributes.run_name",
@@ -202,7 +126,7 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
     }
   };
 
-  const fixed = [
+  const fixed: (FixedColumn & { width: number })[] = [
     { id: "select", label: "Select", width: 40, sortable: false },
     { id: "name", label: "Run", width: 260, sortable: true },
     { id: "start", label: "Created", width: 160, sortable: true },
@@ -233,48 +157,24 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
         </div>
       </div>
       <ErrorBox error={experiment.error} />
-      <form className="filter-form" onSubmit={handleFilter} role="search">
-        <label htmlFor="run-filter">Filter runs</label>
-        <div className="filter-row">
-          <input
-            id="run-filter"
-            className="mono"
-            type="search"
-            spellCheck={false}
-            placeholder="metrics.rmse < 1 and params.model = 'tree' and tags.team = 'vision'"
-            value={draft}
-            onChange={(e) => setDraft(e.target.value)}
-            aria-invalid={filterError ? true : undefined}
-            aria-describedby={filterError ? "run-filter-error" : "run-filter-help"}
-          />
-          <button type="submit" className="primary">
-            Apply
-          </button>
-          {filter && (
-            <button type="button" onClick={() => setQuery({ filter: undefined }, { push: true })}>
-              Clear
-            </button>
-          )}
-        </div>
-        {filterError ? (
-          <div className="error-box" role="alert" id="run-filter-error">
-            {filterError}
-          </div>
-        ) : (
-          <p id="run-filter-help" className="help">
+      <FilterForm
+        id="run-filter"
+        label="Filter runs"
+        placeholder="metrics.rmse < 1 and params.model = 'tree' and tags.team = 'vision'"
+        value={draft}
+        onChange={setDraft}
+        onSubmit={handleFilter}
+        onClear={filter ? () => setQuery({ filter: undefined }, { push: true }) : undefined}
+        error={filterError}
+        help={
+          <>
             The same search language as the API: <code>params.</code>, <code>metrics.</code>, <code>tags.</code>, <code>attributes.</code>,{" "}
             <code>datasets.</code> with <code>= != &lt; &gt; LIKE ILIKE IN</code>, joined by <code>and</code>.
-          </p>
-        )}
-      </form>
+          </>
+        }
+      />
       <div className="toolbar">
-        <div className="segmented" role="group" aria-label="Lifecycle">
-          {(["ACTIVE_ONLY", "DELETED_ONLY", "ALL"] as const).map((v) => (
-            <button key={v} type="button" aria-pressed={viewType === v} onClick={() => setQuery({ view: v === "ACTIVE_ONLY" ? undefined : v === "ALL" ? "all" : "deleted" })}>
-              {v === "ACTIVE_ONLY" ? "Active" : v === "ALL" ? "All" : "Deleted"}
-            </button>
-          ))}
-        </div>
+        <LifecycleToggle value={viewType} onChange={(v) => setQuery({ view: v === "ACTIVE_ONLY" ? undefined : v === "ALL" ? "all" : "deleted" })} />
         <ColumnPicker available={available} chosen={columnIds} onChange={setColumns} />
         <span className="muted count" aria-live="polite">
           {pages.runs.length.toLocaleString()}
@@ -321,243 +221,5 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
         emptyText={filterError ? undefined : filter ? "No run matches this filter." : "No runs in this experiment yet."}
       />
     </main>
-  );
-}
-
-type PageState = Pages & { loadMore: () => void };
-
-/** The virtualized part: only this re-renders while scrolling, and rows that stay in view are memoized. */
-function RunsTable({
-  pages,
-  template,
-  fixed,
-  columns,
-  sort,
-  onSort,
-  experimentId,
-  selected,
-  onToggle,
-  emptyText,
-}: {
-  pages: PageState;
-  template: string;
-  fixed: { id: string; label: string; sortable: boolean }[];
-  columns: Column[];
-  sort: SortSpec;
-  onSort: (id: string) => void;
-  experimentId: string;
-  selected: Set<string>;
-  onToggle: (id: string) => void;
-  emptyText?: string;
-}) {
-  const scrollRef = useRef<HTMLDivElement>(null);
-  const count = pages.runs.length + (pages.done ? 0 : 1);
-  const virtualizer = useVirtualizer({ count, getScrollElement: () => scrollRef.current, estimateSize: () => ROW_HEIGHT, overscan: 15 });
-  const items = virtualizer.getVirtualItems();
-  const lastIndex = items.length ? items[items.length - 1]!.index : 0;
-  const { done, loading, loadMore } = pages;
-  useEffect(() => {
-    if (!done && !loading && lastIndex >= pages.runs.length - 300) loadMore();
-  }, [lastIndex, done, loading, pages.runs.length, loadMore]);
-  const handleSort = onSort;
-  return (
-    <div className="vtable" role="table" aria-label="Runs" aria-rowcount={pages.done ? pages.runs.length + 1 : -1}>
-      <div className="vtable-scroll" ref={scrollRef} tabIndex={-1}>
-        <div className="vrow vhead" role="row" style={{ gridTemplateColumns: template }}>
-          {fixed.map((f) => (
-            <HeaderCell key={f.id} id={f.id} label={f.label} sortable={f.sortable} sort={sort} onSort={handleSort} />
-          ))}
-          {columns.map((c) => (
-            <HeaderCell key={columnId(c)} id={columnId(c)} label={c.key} kind={c.kind} sortable sort={sort} onSort={handleSort} />
-          ))}
-        </div>
-        <div className="vbody" style={{ height: virtualizer.getTotalSize() }} role="rowgroup">
-          {items.map((item) => {
-            const run = pages.runs[item.index];
-            if (!run)
-              return (
-                <div key="more" className="vrow loading-row" role="row" style={{ transform: `translateY(${item.start}px)`, gridTemplateColumns: "1fr" }}>
-                  <div role="cell">{pages.loading ? "Loading runs…" : ""}</div>
-                </div>
-              );
-            return (
-              <RunRow
-                key={run.info.run_id}
-                run={run}
-                index={item.index}
-                top={item.start}
-                template={template}
-                columns={columns}
-                experimentId={experimentId}
-                selected={selected.has(run.info.run_id)}
-                onToggle={onToggle}
-              />
-            );
-          })}
-        </div>
-        {pages.done && pages.runs.length === 0 && emptyText && <p className="empty">{emptyText}</p>}
-      </div>
-    </div>
-  );
-}
-
-function HeaderCell({ id, label, kind, sortable, sort, onSort }: { id: string; label: string; kind?: string; sortable: boolean; sort: SortSpec; onSort: (id: string) => void }) {
-  const active = sort.id === id;
-  const ariaSort = active ? (sort.desc ? "descending" : "ascending") : sortable ? "none" : undefined;
-  const text = (
-    <>
-      {kind && <span className={`kind kind-${kind}`}>{kind === "params" ? "P" : kind === "metrics" ? "M" : "T"}</span>}
-      <span className="col-label" title={label}>
-        {label}
-      </span>
-    </>
-  );
-  if (id === "select") {
-    return (
-      <div role="columnheader" className="vcell">
-        <span className="sr-only">Select</span>
-      </div>
-    );
-  }
-  return (
-    <div role="columnheader" aria-sort={ariaSort} className="vcell">
-      {sortable ? (
-        <button type="button" className="sort-button" onClick={() => onSort(id)} aria-label={`Sort by ${kind ? `${kind} ` : ""}${label}`}>
-          {text}
-          <span aria-hidden="true" className="sort-arrow">
-            {active ? (sort.desc ? "▼" : "▲") : ""}
-          </span>
-        </button>
-      ) : (
-        text
-      )}
-    </div>
-  );
-}
-
-const RunRow = memo(function RunRow({
-  run,
-  index,
-  top,
-  template,
-  columns,
-  experimentId,
-  selected,
-  onToggle,
-}: {
-  run: api.Run;
-  index: number;
-  top: number;
-  template: string;
-  columns: Column[];
-  experimentId: string;
-  selected: boolean;
-  onToggle: (id: string) => void;
-}) {
-  const tags = tagMap(run.data.tags);
-  const commit = tags.get("mlflow.source.git.commit");
-  const source = tags.get("mlflow.source.name") ?? "";
-  const parent = tags.get("mlflow.parentRunId");
-  const name = runName(run);
-  const id = run.info.run_id;
-  return (
-    <div
-      className={`vrow${selected ? " selected" : ""}${index % 2 ? " odd" : ""}`}
-      role="row"
-      aria-rowindex={index + 2}
-      aria-selected={selected}
-      data-run-id={id}
-      style={{ transform: `translateY(${top}px)`, gridTemplateColumns: template }}
-    >
-      <div role="cell" className="vcell">
-        <input type="checkbox" checked={selected} onChange={() => onToggle(id)} aria-label={`Select run ${name}`} />
-      </div>
-      <div role="cell" className="vcell">
-        {parent && (
-          <span className="nested" title={`Child of ${parent}`} aria-label="child run">
-            ↳
-          </span>
-        )}
-        <Link to={`/experiments/${encodeURIComponent(experimentId)}/runs/${encodeURIComponent(id)}`} className="run-link">
-          {name}
-        </Link>
-      </div>
-      <div role="cell" className="vcell">
-        {formatTime(run.info.start_time)}
-      </div>
-      <div role="cell" className="vcell num">
-        {formatDuration(runDuration(run))}
-      </div>
-      <div role="cell" className="vcell">
-        {run.info.user_id}
-      </div>
-      <div role="cell" className="vcell">
-        <StatusBadge status={run.info.status} />
-      </div>
-      <div role="cell" className="vcell" title={source + (commit ? ` @ ${commit}` : "")}>
-        {commit && <code className="commit">{shortHash(commit)}</code>} <span className="muted">{source.split("/").pop()}</span>
-      </div>
-      {columns.map((c) => {
-        const v = columnValue(run, c);
-        return (
-          <div role="cell" key={columnId(c)} className={`vcell${c.kind === "metrics" ? " num" : ""}`} title={v === undefined ? undefined : String(v)}>
-            {c.kind === "metrics" ? formatValue(v) : v ?? ""}
-          </div>
-        );
-      })}
-    </div>
-  );
-});
-
-function ColumnPicker({ available, chosen, onChange }: { available: Record<"params" | "metrics" | "tags", Set<string>>; chosen: string[]; onChange: (ids: string[]) => void }) {
-  const [open, setOpen] = useState(false);
-  const [q, setQ] = useState("");
-  const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!open) return;
-    const onDoc = (e: MouseEvent) => {
-      if (ref.current && !ref.current.contains(e.target as Node)) setOpen(false);
-    };
-    document.addEventListener("mousedown", onDoc);
-    return () => document.removeEventListener("mousedown", onDoc);
-  }, [open]);
-  const set = new Set(chosen);
-  const toggle = (id: string) => onChange(set.has(id) ? chosen.filter((x) => x !== id) : [...chosen, id]);
-  return (
-    <div className="popover-wrap" ref={ref}>
-      <button type="button" aria-expanded={open} aria-controls="column-picker" onClick={() => setOpen((o) => !o)}>
-        Columns{chosen.length ? ` (${chosen.length})` : ""}
-      </button>
-      {open && (
-        <div className="popover" id="column-picker" role="dialog" aria-label="Choose columns" onKeyDown={(e) => e.key === "Escape" && setOpen(false)}>
-          <label className="sr-only" htmlFor="column-search">
-            Find a column
-          </label>
-          <input id="column-search" autoFocus placeholder="Find a column…" value={q} onChange={(e) => setQ(e.target.value)} />
-          {(["metrics", "params", "tags"] as const).map((kind) => {
-            const keys = [...available[kind]].filter((k) => k.toLowerCase().includes(q.toLowerCase())).sort();
-            if (!keys.length) return null;
-            return (
-              <fieldset key={kind}>
-                <legend>{kind === "metrics" ? "Metrics" : kind === "params" ? "Parameters" : "Tags"}</legend>
-                {keys.slice(0, 300).map((k) => {
-                  const id = `${kind}.${k}`;
-                  return (
-                    <label key={id} className="check">
-                      <input type="checkbox" checked={set.has(id)} onChange={() => toggle(id)} /> {k}
-                    </label>
-                  );
-                })}
-              </fieldset>
-            );
-          })}
-          {chosen.length > 0 && (
-            <button type="button" className="link-button" onClick={() => onChange([])}>
-              Remove all columns
-            </button>
-          )}
-        </div>
-      )}
-    </div>
   );
 }
