@@ -3,6 +3,7 @@ import type { ServerConfig } from "../config.js";
 import { openDatabase, type SqlDriver } from "../store/index.js";
 import { registerArtifacts } from "./artifacts.js";
 import { registerAuth } from "./auth.js";
+import { registerGraphql } from "./graphql.js";
 import type { DomainDeps } from "./deps.js";
 import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
@@ -155,6 +156,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   const registry = registerRegistry(app, deps, { tracking });
   await registerArtifacts(app, deps, { tracking, registry });
   registerTraces(app, deps, { tracking });
+  registerGraphql(app, deps, { tracking, registry });
   registerWebUi(app, deps);
 
   return app;

@@ -13,7 +13,7 @@ export function mlflowRoute(app: FastifyInstance, method: Method, path: string, 
   }
 }
 
-/** True for paths that belong to the HTTP API rather than the web UI. */
+/** True for paths that belong to the HTTP API rather than the web UI (MLflow's `/graphql` included). */
 export function isApiPath(url: string): boolean {
-  return /^\/(api|ajax-api)\//.test(url);
+  return /^\/(api|ajax-api)\/|^\/graphql(\?|\/|$)/.test(url);
 }
