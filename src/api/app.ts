@@ -10,6 +10,7 @@ import { registerTracking } from "./tracking.js";
 import { registerTraces } from "./traces.js";
 import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
+import { noteFloatLiterals } from "./params.js";
 import { MLFLOW_COMPAT_VERSION, VERSION } from "../version.js";
 import { registerWebUi } from "./web.js";
 
@@ -79,6 +80,16 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
       const body = JSON.stringify({ error_code: status === 400 ? "BAD_REQUEST" : "RESOURCE_LIMIT_EXCEEDED", message: `${reason}: the request could not be parsed` });
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
+  });
+  // Fastify's own JSON parser (prototype-poisoning checks, empty-body errors), noting which numbers
+  // were written as floats so MLflow's messages can echo `9.0` as MLflow does (params.ts).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    parseJson(req, body as string, (err: Error | null, parsed?: unknown) => {
+      if (!err) noteFloatLiterals(parsed, body as string);
+      done(err, parsed);
+    });
   });
   // Every route any domain registers, for the checks that must cover all of them (hostile-input tests, auth).
   const routeTable: RouteEntry[] = [];

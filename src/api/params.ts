@@ -25,9 +25,34 @@ export function optString(inp: Input, name: string): string | undefined {
   const v = first(inp[name]);
   if (v === undefined || v === null) return undefined;
   if (typeof v !== "string") {
-    throw wrongTypeParameter(name, v);
+    throw wrongTypeParameter(name, v, writtenAsFloat(inp, name));
   }
   return v;
+}
+
+/**
+ * Top-level fields of a JSON body whose number was written as a float (`9.0`, `1e3`): JSON.parse
+ * makes them integers, MLflow (Python) keeps them floats and echoes them so in its messages.
+ */
+const floatLiterals = new WeakMap<object, ReadonlySet<string>>();
+
+/** Notes which top-level integral numbers of a parsed JSON body were written as floats in `raw`. */
+export function noteFloatLiterals(body: unknown, raw: string): void {
+  if (!body || typeof body !== "object" || Array.isArray(body) || !/\d[.eE]/.test(raw)) return;
+  let keys: Set<string> | undefined;
+  for (const [key, value] of Object.entries(body)) {
+    if (typeof value !== "number" || !Number.isInteger(value)) continue;
+    // The last literal for the key wins, as in JSON.parse; only error messages read this.
+    const re = new RegExp(`"${key.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}"\\s*:\\s*(-?\\d+(?:\\.\\d*)?(?:[eE][+-]?\\d+)?)`, "g");
+    let literal: string | undefined;
+    for (const m of raw.matchAll(re)) literal = m[1];
+    if (literal !== undefined && /[.eE]/.test(literal)) (keys ??= new Set()).add(key);
+  }
+  if (keys) floatLiterals.set(body, keys);
+}
+
+function writtenAsFloat(inp: Input, name: string): boolean {
+  return floatLiterals.get(inp)?.has(name) ?? false;
 }
 
 export function reqString(inp: Input, name: string): string {
