@@ -36,19 +36,20 @@ export function optString(inp: Input, name: string): string | undefined {
  */
 const floatLiterals = new WeakMap<object, ReadonlySet<string>>();
 
+/** `"key": number` anywhere in a JSON text (keys as written, escapes and all). */
+const NUMBER_FIELD = /"((?:[^"\\]|\\.)*)"\s*:\s*(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)/g;
+
 /** Notes which top-level integral numbers of a parsed JSON body were written as floats in `raw`. */
 export function noteFloatLiterals(body: unknown, raw: string): void {
   if (!body || typeof body !== "object" || Array.isArray(body) || !/\d[.eE]/.test(raw)) return;
-  let keys: Set<string> | undefined;
-  for (const [key, value] of Object.entries(body)) {
-    if (typeof value !== "number" || !Number.isInteger(value)) continue;
-    // The last literal for the key wins, as in JSON.parse; only error messages read this.
-    const re = new RegExp(`"${key.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&")}"\\s*:\\s*(-?\\d+(?:\\.\\d*)?(?:[eE][+-]?\\d+)?)`, "g");
-    let literal: string | undefined;
-    for (const m of raw.matchAll(re)) literal = m[1];
-    if (literal !== undefined && /[.eE]/.test(literal)) (keys ??= new Set()).add(key);
-  }
-  if (keys) floatLiterals.set(body, keys);
+  const integral = new Set<string>();
+  for (const [key, value] of Object.entries(body)) if (typeof value === "number" && Number.isInteger(value)) integral.add(key);
+  if (integral.size === 0) return;
+  // One pass over the text; the last literal for a key wins, as in JSON.parse. Only error messages read this.
+  const written = new Map<string, boolean>();
+  for (const m of raw.matchAll(NUMBER_FIELD)) if (integral.has(m[1]!)) written.set(m[1]!, /[.eE]/.test(m[2]!));
+  const keys = [...written].filter(([, float]) => float).map(([key]) => key);
+  if (keys.length > 0) floatLiterals.set(body, new Set(keys));
 }
 
 function writtenAsFloat(inp: Input, name: string): boolean {
