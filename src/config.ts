@@ -28,6 +28,32 @@ export interface ServerConfig {
    * per-address login limits and logs (`MLOOP_TRUST_PROXY`: true, or the proxies' addresses/CIDRs).
    */
   trustProxy: boolean | string[];
+  /** Limits of `POST /graphql` (absent: MLflow's defaults, {@link GRAPHQL_DEFAULTS}). */
+  graphql?: GraphqlConfig;
+}
+
+/**
+ * How much one GraphQL request may ask for: root fields and aliases per selection set
+ * (`MLOOP_GRAPHQL_MAX_ROOT_FIELDS` / `MLOOP_GRAPHQL_MAX_ALIASES`, or MLflow's
+ * `MLFLOW_SERVER_GRAPHQL_MAX_ROOT_FIELDS` / `MLFLOW_SERVER_GRAPHQL_MAX_ALIASES`; 10 each).
+ */
+export interface GraphqlConfig {
+  maxRootFields: number;
+  maxAliases: number;
+}
+
+export const GRAPHQL_DEFAULTS: GraphqlConfig = { maxRootFields: 10, maxAliases: 10 };
+
+/** GraphQL limits from `MLOOP_GRAPHQL_…`, else MLflow's `MLFLOW_SERVER_GRAPHQL_…` variables. */
+export function loadGraphqlConfig(env: Env = process.env): GraphqlConfig {
+  const read = (name: string, fallback: number): number => {
+    const ours = `MLOOP_GRAPHQL_${name}`;
+    const theirs = `MLFLOW_SERVER_GRAPHQL_${name}`;
+    if (env[ours]) return parseCount(env[ours]!, ours, 1);
+    if (env[theirs]) return parseCount(env[theirs]!, theirs, 1);
+    return fallback;
+  };
+  return { maxRootFields: read("MAX_ROOT_FIELDS", GRAPHQL_DEFAULTS.maxRootFields), maxAliases: read("MAX_ALIASES", GRAPHQL_DEFAULTS.maxAliases) };
 }
 
 export interface AuthConfig {
@@ -138,6 +164,7 @@ export function loadServerConfig(opts: ServerOptions = {}, env: Env = process.en
     logLevel: opts.logLevel ?? env.MLOOP_LOG_LEVEL ?? "warn",
     auth: loadAuthConfig(opts.auth, env),
     trustProxy: parseTrustProxy(env.MLOOP_TRUST_PROXY),
+    graphql: loadGraphqlConfig(env),
   };
 }
 

@@ -88,5 +88,18 @@ export const missingParameter = (name: string): MlflowError =>
   invalidParameter(`Missing value for required parameter '${name}'. ${API_DOCS_HINT}`);
 
 /** `Invalid value 123 for parameter 'name' supplied:  Hint: Value was of type 'int'. See the API docs …` */
-export const wrongTypeParameter = (name: string, value: unknown): MlflowError =>
-  invalidParameter(`Invalid value ${pyJson(value)} for parameter '${name}' supplied:  Hint: Value was of type '${pyType(value)}'. ${API_DOCS_HINT}`);
+export const wrongTypeParameter = (name: string, value: unknown, writtenAsFloat = false): MlflowError => {
+  // A JSON number written with a fraction or exponent (`9.0`) is a Python float to MLflow, which echoes it as one.
+  const float = writtenAsFloat && typeof value === "number" && Number.isFinite(value);
+  const shown = float ? pyFloatRepr(value as number) : pyJson(value);
+  return invalidParameter(`Invalid value ${shown} for parameter '${name}' supplied:  Hint: Value was of type '${float ? "float" : pyType(value)}'. ${API_DOCS_HINT}`);
+};
+
+/** Python's `repr` of a finite float: `9.0`, `0.5`, `1e+16`, `1e-05`. */
+function pyFloatRepr(v: number): string {
+  const [mantissa, expRaw] = v.toExponential().split("e") as [string, string];
+  const exp = Number(expRaw);
+  if (exp < -4 || exp >= 16) return `${mantissa}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  const s = String(v);
+  return s.includes(".") ? s : `${s}.0`;
+}

@@ -3,12 +3,14 @@ import type { ServerConfig } from "../config.js";
 import { openDatabase, type SqlDriver } from "../store/index.js";
 import { registerArtifacts } from "./artifacts.js";
 import { registerAuth } from "./auth.js";
+import { registerGraphql } from "./graphql.js";
 import type { DomainDeps } from "./deps.js";
 import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
 import { registerTraces } from "./traces.js";
 import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
+import { noteFloatLiterals } from "./params.js";
 import { MLFLOW_COMPAT_VERSION, VERSION } from "../version.js";
 import { registerWebUi } from "./web.js";
 
@@ -78,6 +80,16 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
       const body = JSON.stringify({ error_code: status === 400 ? "BAD_REQUEST" : "RESOURCE_LIMIT_EXCEEDED", message: `${reason}: the request could not be parsed` });
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
+  });
+  // Fastify's own JSON parser (prototype-poisoning checks, empty-body errors), noting which numbers
+  // were written as floats so MLflow's messages can echo `9.0` as MLflow does (params.ts).
+  const parseJson = app.getDefaultJsonParser("error", "error");
+  app.removeContentTypeParser("application/json");
+  app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
+    parseJson(req, body as string, (err: Error | null, parsed?: unknown) => {
+      if (!err) noteFloatLiterals(parsed, body as string);
+      done(err, parsed);
+    });
   });
   // Every route any domain registers, for the checks that must cover all of them (hostile-input tests, auth).
   const routeTable: RouteEntry[] = [];
@@ -155,6 +167,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   const registry = registerRegistry(app, deps, { tracking });
   await registerArtifacts(app, deps, { tracking, registry });
   registerTraces(app, deps, { tracking });
+  registerGraphql(app, deps, { tracking, registry });
   registerWebUi(app, deps);
 
   return app;

@@ -117,6 +117,32 @@ export async function resolveArtifactLocation(app: FastifyInstance, uri: string,
   return { repository, path: "" };
 }
 
+/** A folder under an artifact root, with paths relative to that root (MLflow's `ListArtifacts` response). */
+export async function listArtifactsUnder(app: FastifyInstance, rootUri: string, rel: string): Promise<ListArtifactsResponse> {
+  const loc = await resolveArtifactLocation(app, rootUri);
+  const files = await loc.repository.list(joinArtifactPath(loc.path, rel));
+  return {
+    root_uri: rootUri,
+    files: files.map((f) => {
+      const p = joinArtifactPath(rel, f.path.slice(f.path.lastIndexOf("/") + 1));
+      return f.isDir ? { path: p, is_dir: true } : { path: p, is_dir: false, file_size: f.fileSize ?? 0 };
+    }),
+  };
+}
+
+/**
+ * A run's artifacts at `path` (relative to its artifact root; checked by `safeArtifactPath`),
+ * as `GET /api/2.0/mlflow/artifacts/list` answers: the GraphQL route lists through this too.
+ */
+export async function listRunArtifacts(app: FastifyInstance, runId: string, path: string | undefined): Promise<ListArtifactsResponse> {
+  const state = states.get(app);
+  if (!state) throw new Error("registerArtifactRoutes has not been called on this app");
+  const rel = safeArtifactPath(path);
+  const resolver = state.sources.runArtifactUri;
+  if (!resolver) throw new MlflowError("NOT_IMPLEMENTED", "Artifact lookups by run are not available on this server");
+  return listArtifactsUnder(app, await resolver(runId), rel);
+}
+
 async function realOrResolved(p: string): Promise<string> {
   try {
     return await fs.realpath(p);
@@ -464,18 +490,7 @@ export async function registerArtifactRoutes(app: FastifyInstance, config: Serve
     return fn as NonNullable<ArtifactSources[K]>;
   };
 
-  /** A folder under an artifact root, with paths relative to that root. */
-  const listUnder = async (rootUri: string, rel: string): Promise<ListArtifactsResponse> => {
-    const loc = await resolveArtifactLocation(app, rootUri);
-    const files = await loc.repository.list(joinArtifactPath(loc.path, rel));
-    return {
-      root_uri: rootUri,
-      files: files.map((f) => {
-        const p = joinArtifactPath(rel, f.path.slice(f.path.lastIndexOf("/") + 1));
-        return f.isDir ? { path: p, is_dir: true } : { path: p, is_dir: false, file_size: f.fileSize ?? 0 };
-      }),
-    };
-  };
+  const listUnder = (rootUri: string, rel: string) => listArtifactsUnder(app, rootUri, rel);
 
   for (const prefix of API_PREFIXES) {
     app.get(`${prefix}artifacts/list`, async (req) => {

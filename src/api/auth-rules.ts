@@ -109,6 +109,9 @@ const TABLE: Record<string, Rule> = {
   [`GET ${API}/metrics/get-history-bulk-interval`]: on("runs:run_ids", "read"),
   [`GET ${API}/artifacts/list`]: on("run", "read"),
   "GET /get-artifact": on("run", "read"),
+  // GraphQL (src/api/graphql.ts): any signed-in user; every resolver checks read permission on the
+  // experiment (or registered model) of what it returns, searches leave out what the caller cannot read.
+  "GET|POST /graphql": USER,
 
   // ---- logged models (permissions of their experiment) ----------------------
   [`POST ${API}/logged-models`]: on("experiment", "update"),

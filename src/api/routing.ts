@@ -17,7 +17,7 @@ export function mlflowRoute<R = unknown>(app: FastifyInstance, method: Method, p
   }
 }
 
-/** True for paths that belong to the HTTP API rather than the web UI. */
+/** True for paths that belong to the HTTP API rather than the web UI (MLflow's `/graphql` included). */
 export function isApiPath(url: string): boolean {
-  return /^\/(api|ajax-api)\//.test(url);
+  return /^\/(api|ajax-api)\/|^\/graphql(\?|\/|$)/.test(url);
 }

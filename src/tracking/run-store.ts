@@ -527,10 +527,9 @@ export class RunStore {
   }
 
   /**
-   * Up to about `maxPoints` points of one run's metric between two steps,
-   * evenly spread over the step range and always holding the first and last
-   * step. Every lookup is an index seek, so a million points cost the same
-   * as a thousand.
+   * Up to `maxPoints` points of one run's metric between two steps, chosen as MLflow 3.17 chooses
+   * them ({@link ntileSample}: evenly spread, the first and the last point kept). Over many steps
+   * every lookup is an index seek, so a million points cost the same as a thousand.
    */
   async sampledMetricHistory(runId: string, key: string, startStep: number | undefined, endStep: number | undefined, maxPoints: number): Promise<RunMetric[]> {
     const lo = startStep ?? Number.MIN_SAFE_INTEGER;
@@ -546,17 +545,33 @@ export class RunStore {
     );
     const min = Number(first.step);
     const max = Number(last!.step);
+    const m = Math.max(1, maxPoints);
     let rows: MetricRow[];
-    if (max - min + 1 <= maxPoints) {
-      rows = await this.db.all<MetricRow>(
-        "SELECT key, value, timestamp, step, is_nan FROM metrics WHERE run_uuid = ? AND key = ? AND step >= ? AND step <= ? ORDER BY step, timestamp, value",
-        [runId, key, min, max],
-      );
+    if (max - min + 1 <= m) {
+      // Few steps: sample the points themselves, exactly as MLflow does (NTILE over the points in
+      // (step, timestamp, value, is_nan) order, the metrics_point index's order). A bounded count
+      // first: with at most m points (the usual case) they are all the answer.
+      const order = "ORDER BY step, timestamp, value, is_nan";
+      const where = "WHERE run_uuid = ? AND key = ? AND step >= ? AND step <= ?";
+      const few = await this.db.all<MetricRow>(`SELECT key, value, timestamp, step, is_nan FROM metrics ${where} ${order} LIMIT ?`, [runId, key, min, max, m + 1]);
+      if (few.length <= m) {
+        rows = few;
+      } else {
+        // Many points on few steps (e.g. every value logged at step 0): pick ranks in SQL.
+        const counted = await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM metrics ${where}`, [runId, key, min, max]);
+        const ranks = ntileSample(Number(counted!.n), m);
+        rows = await this.db.all<MetricRow>(
+          `SELECT key, value, timestamp, step, is_nan FROM (
+             SELECT key, value, timestamp, step, is_nan, ROW_NUMBER() OVER (${order}) - 1 AS i FROM metrics ${where}) ranked
+           WHERE i IN (${ranks.map(() => "?").join(", ")}) ORDER BY i`,
+          [runId, key, min, max, ...ranks],
+        );
+      }
     } else {
-      const targets = new Set<number>([min, max]);
-      const n = Math.max(2, maxPoints);
-      for (let i = 1; i < n - 1; i++) targets.add(min + Math.round((i * (max - min)) / (n - 1)));
-      const ts = [...targets].sort((a, b) => a - b);
+      // Many steps: MLflow's NTILE choice of points, computed as if each step in [min, max] held one
+      // point (exact for the usual one value per step); each chosen step seeks the first logged step
+      // at or after it through the index, so a million points cost a few hundred seeks, not a scan.
+      const ts = ntileSample(max - min + 1, m).map((i) => min + i);
       if (this.db.dialect === "sqlite") {
         // One statement: each target step (a JSON array bound once) seeks the first logged step
         // at or after it through the (run_uuid, key, step, …) index; the IN list then fetches
@@ -566,7 +581,7 @@ export class RunStore {
            WHERE run_uuid = ? AND key = ? AND step IN (
              SELECT (SELECT x.step FROM metrics x WHERE x.run_uuid = ? AND x.key = ? AND x.step >= t.value AND x.step <= ? ORDER BY x.step LIMIT 1)
              FROM json_each(?) t)
-           ORDER BY step, timestamp, value`,
+           ORDER BY step, timestamp, value, is_nan`,
           [runId, key, runId, key, max, JSON.stringify(ts)],
         );
       } else {
@@ -584,6 +599,21 @@ export class RunStore {
     }
     return rows.map((r) => ({ ...wireMetric(r), run_id: runId }));
   }
+}
+
+/**
+ * Which of `n` ordered points MLflow 3.17's `get_metric_history_bulk_interval` keeps for
+ * `max_results` = m: the first point of each of NTILE(m)'s buckets, the last bucket's replaced by
+ * the very last point; all points when n ≤ m.
+ */
+export function ntileSample(n: number, m: number): number[] {
+  if (n <= m) return Array.from({ length: n }, (_, i) => i);
+  const q = Math.floor(n / m);
+  const r = n % m;
+  const out: number[] = [];
+  for (let b = 0; b < m - 1; b++) out.push(b * q + Math.min(b, r));
+  out.push(n - 1);
+  return out;
 }
 
 class ParamConflict extends Error {

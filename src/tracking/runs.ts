@@ -43,7 +43,8 @@ export const HISTORY_LIMITS = {
   pageDefault: 25_000,
   bulkRunIds: 100,
   bulkDefault: 25_000,
-  intervalDefault: 320,
+  // MLflow's handler defaults max_results to MAX_RESULTS_PER_RUN.
+  intervalDefault: 2_500,
   intervalMax: 2_500,
 } as const;
 
@@ -442,9 +443,9 @@ export class RunService {
     if ((startStep === undefined) !== (endStep === undefined)) {
       throw invalidParameter("If either start step or end step are specified, both must be specified.");
     }
-    const unique = [...new Set(runIds)].sort();
+    // Runs in the order asked (a repeated id answers twice), as MLflow does.
     const out: RunMetric[] = [];
-    for (const id of unique) out.push(...(await this.runs.sampledMetricHistory(id, key, startStep, endStep, perRun)));
+    for (const id of runIds) out.push(...(await this.runs.sampledMetricHistory(id, key, startStep, endStep, perRun)));
     return out;
   }
 }
