@@ -1,0 +1,162 @@
+/**
+ * `mloop repro`, `mloop dag`, `mloop status`: DVC pipelines (`dvc.yaml`,
+ * `dvc.lock`) run with caching, each stage that runs recorded as a tracking
+ * run under one parent run. Errors are one line naming the file, the stage
+ * and the field.
+ */
+import { Option, type Command } from "commander";
+import { processEnv, resolveTrackingUri } from "../config.js";
+import { MlflowError } from "../errors.js";
+import { formatDag, formatStatus, openPipeline, pipelineStatus, reproduce, selectStages, RunRecorder, openTracking, type Tracking } from "../pipelines/index.js";
+import { CliError } from "./errors.js";
+import { out, positiveInt, printJson, withExamples } from "./output.js";
+
+function plain(err: unknown): unknown {
+  return err instanceof MlflowError ? new CliError(err.message) : err;
+}
+
+async function oneLine<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw plain(err);
+  }
+}
+
+interface ReproFlags {
+  cd?: string;
+  dry?: boolean;
+  force?: boolean;
+  singleItem?: boolean;
+  downstream?: boolean;
+  jobs?: number;
+  runCache: boolean;
+  track: boolean;
+  trackingUri?: string;
+  experimentName?: string;
+  runName?: string;
+  json?: boolean;
+}
+
+export function registerPipelineCommands(program: Command): void {
+  withExamples(
+    program
+      .command("repro")
+      .description("Reproduce the dvc.yaml pipeline: run the stale stages in order (or restore them from the run cache), update dvc.lock, record each stage as a run")
+      .argument("[targets...]", "stages to reproduce (with their upstream stages); default: all")
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .option("--dry", "print the commands that would run, run nothing")
+      .option("-f, --force", "run the selected stages even if nothing changed (and skip the run cache)")
+      .option("-s, --single-item", "only the targets, not their upstream stages")
+      .option("--downstream", "the targets and the stages that depend on them")
+      .option("-j, --jobs <n>", "stages to run at once when they do not depend on each other", positiveInt("--jobs"), 1)
+      .option("--no-run-cache", "always run the commands, never restore outputs from the run cache")
+      .option("--no-track", "do not record stage runs in the tracking server")
+      .option("--tracking-uri <uri>", "tracking server URL or sqlite:///… store (MLFLOW_TRACKING_URI); default: ./mlruns.db beside dvc.yaml")
+      .option("--experiment-name <name>", "experiment of the stage runs (MLFLOW_EXPERIMENT_NAME), created if missing")
+      .option("--run-name <name>", "name of the parent run")
+      .option("--json", "print each stage's outcome as JSON"),
+    "mloop repro",
+    "mloop repro train --force",
+    "mloop repro -j 4 --experiment-name churn",
+  ).action((targets: string[], flags: ReproFlags) =>
+    oneLine(async () => {
+      const env = processEnv();
+      let tracking: Tracking | undefined;
+      let recorder: RunRecorder | undefined;
+      const cwd = flags.cd ?? process.cwd();
+      const stdout = flags.json ? process.stderr : process.stdout;
+      try {
+        const result = await reproduce({
+          cwd,
+          targets,
+          dry: flags.dry,
+          force: flags.force,
+          singleItem: flags.singleItem,
+          downstream: flags.downstream,
+          jobs: flags.jobs,
+          runCache: flags.runCache,
+          stdout,
+          beforeFirstRun: flags.track && !flags.dry
+            ? async () => {
+                const { root } = openPipeline(cwd);
+                tracking = await openTracking(resolveTrackingUri(flags.trackingUri), root, async (o) => (await import("../api/index.js")).startEmbeddedServer(o), env);
+                recorder = new RunRecorder({ root, tracking, experimentName: flags.experimentName ?? env.MLFLOW_EXPERIMENT_NAME, runName: flags.runName, log: (l) => process.stderr.write(`${l}\n`) });
+                return recorder;
+              }
+            : undefined,
+        });
+        await recorder?.finish(result.failed !== undefined);
+        if (flags.json) printJson({ parent_run_id: recorder?.parentRunId, stages: result.stages.map((s) => ({ name: s.name, action: s.action, run_id: s.runId, reasons: s.reasons, error: s.error })) });
+        if (result.failed) throw new CliError(result.failed.error ?? `failed to reproduce '${result.failed.name}'`);
+      } finally {
+        await tracking?.close();
+      }
+    }),
+  );
+
+  withExamples(
+    program
+      .command("status")
+      .description("Which pipeline stages are stale and why (changed deps, params, outs or command), as `dvc status` shows them")
+      .argument("[targets...]", "stages to check (with their upstream stages); default: all")
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .option("-s, --single-item", "only the targets")
+      .option("--downstream", "the targets and the stages that depend on them")
+      .option("-q, --quiet", "print nothing; exit 1 when something is stale")
+      .option("--json", "print machine-readable JSON"),
+    "mloop status",
+    "mloop status train --json",
+  ).action((targets: string[], flags: { cd?: string; singleItem?: boolean; downstream?: boolean; quiet?: boolean; json?: boolean }) =>
+    oneLine(async () => {
+      const stale = await pipelineStatus({ cwd: flags.cd, targets, singleItem: flags.singleItem, downstream: flags.downstream });
+      if (flags.quiet) {
+        process.exitCode = stale.length ? 1 : 0;
+        return;
+      }
+      if (flags.json) {
+        const obj: Record<string, unknown[]> = {};
+        for (const s of stale) {
+          const deps: Record<string, string> = {};
+          const outs: Record<string, string> = {};
+          const extra: string[] = [];
+          for (const r of s.reasons) {
+            if (r.kind === "deps" || r.kind === "params") deps[r.key ? `${r.path}: ${r.key}` : r.path!] = r.state!;
+            else if (r.kind === "outs") outs[r.path!] = r.state!;
+            else extra.push(r.kind === "cmd" ? "changed command" : r.kind === "always_changed" ? "always changed" : "not in dvc.lock");
+          }
+          obj[s.name] = [...(Object.keys(deps).length ? [{ "changed deps": deps }] : []), ...(Object.keys(outs).length ? [{ "changed outs": outs }] : []), ...extra];
+        }
+        printJson(obj);
+        return;
+      }
+      process.stdout.write(formatStatus(stale));
+    }),
+  );
+
+  withExamples(
+    program
+      .command("dag")
+      .description("Print the pipeline's stage graph (each stage with the stages it depends on), or Graphviz dot / mermaid")
+      .argument("[target]", "show only this stage and its upstream stages")
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .addOption(new Option("--format <format>", "text, dot or mermaid").choices(["text", "dot", "mermaid"]).default("text"))
+      .option("--dot", "same as --format dot")
+      .option("--mermaid", "same as --format mermaid")
+      .option("-o, --outs", "a graph of the outputs instead of the stages")
+      .option("--json", "print nodes and edges as JSON"),
+    "mloop dag",
+    "mloop dag train --dot | dot -Tsvg > dag.svg",
+  ).action((target: string | undefined, flags: { cd?: string; format: "text" | "dot" | "mermaid"; dot?: boolean; mermaid?: boolean; outs?: boolean; json?: boolean }) =>
+    oneLine(async () => {
+      const { graph } = openPipeline(flags.cd ?? process.cwd());
+      const names = selectStages(graph, { targets: target ? [target] : undefined });
+      if (flags.json) {
+        printJson({ nodes: names, edges: names.flatMap((n) => [...graph.upstream.get(n)!].filter((u) => names.includes(u)).map((u) => ({ source: u, target: n }))) });
+        return;
+      }
+      const format = flags.dot ? "dot" : flags.mermaid ? "mermaid" : flags.format;
+      out(formatDag(graph, names, format, flags.outs));
+    }),
+  );
+}
