@@ -397,7 +397,7 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
       const inputs = await inputsEntry(ctx, stage);
       const cacheable = canUseRunCache(stage);
       if (useCache && cacheable) {
-        const cached = loadRunCache(ctx.repo.cache.root, runCacheKey({ ...inputs, outs: stage.outs.map((o) => ({ path: o.path })) }));
+        const cached = loadRunCache(ctx.repo.cache.root, runCacheKey({ ...inputs, outs: sortItems(stage.outs.map((o) => ({ path: o.path }))) }));
         if (cached && cached.outs.length === stage.outs.length && cached.outs.every((o) => o.md5 && ctx.repo.hasObjects(o.md5))) {
           stdout.write(`Stage '${name}' is cached - skipping run, checking out outputs\n`);
           for (const o of cached.outs) {
