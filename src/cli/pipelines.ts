@@ -7,7 +7,8 @@
 import { Option, type Command } from "commander";
 import { processEnv, resolveTrackingUri } from "../config.js";
 import { MlflowError } from "../errors.js";
-import { formatDag, formatStatus, openPipeline, pipelineStatus, reproduce, selectStages, RunRecorder, openTracking, type Tracking } from "../pipelines/index.js";
+import { formatDag, formatLineage, formatStatus, openPipeline, pipelineStatus, reproduce, selectStages, traceLineage, RunRecorder, openTracking, type Tracking } from "../pipelines/index.js";
+import { RegistryClient } from "../client/index.js";
 import { CliError } from "./errors.js";
 import { out, positiveInt, printJson, withExamples } from "./output.js";
 
@@ -157,6 +158,30 @@ export function registerPipelineCommands(program: Command): void {
       }
       const format = flags.dot ? "dot" : flags.mermaid ? "mermaid" : flags.format;
       out(formatDag(graph, names, format, flags.outs));
+    }),
+  );
+
+  withExamples(
+    program
+      .command("lineage")
+      .description("Walk from a model version or run back to its stage run, git commit and the md5 of every data file that went in, and forward to the aliases serving it")
+      .argument("<uri>", "models:/<name>/<version>, models:/<name>@<alias> or runs:/<run_id>")
+      .option("--cd <dir>", "folder whose default store (./mlruns.db) to read when no tracking URI is set")
+      .option("--tracking-uri <uri>", "tracking server URL or sqlite:///… store (MLFLOW_TRACKING_URI)")
+      .option("--json", "print the chain as JSON"),
+    "mloop lineage models:/churn/3",
+    "mloop lineage models:/churn@champion --json",
+  ).action((uri: string, flags: { cd?: string; trackingUri?: string; json?: boolean }) =>
+    oneLine(async () => {
+      const env = processEnv();
+      const tracking = await openTracking(resolveTrackingUri(flags.trackingUri), flags.cd ?? process.cwd(), async (o) => (await import("../api/index.js")).startEmbeddedServer(o), env);
+      try {
+        const lineage = await traceLineage(tracking.client, new RegistryClient({ trackingUri: tracking.uri }), uri);
+        if (flags.json) printJson(lineage);
+        else process.stdout.write(formatLineage(lineage));
+      } finally {
+        await tracking.close();
+      }
     }),
   );
 }

@@ -21,3 +21,4 @@ export {
   type StageRecorder,
 } from "./repro.js";
 export { RunRecorder, openTracking, stageMetrics, TAGS as PIPELINE_TAGS, CONTEXT_TAG, type Tracking, type RecorderOptions } from "./recording.js";
+export { traceLineage, formatLineage, parseLineageUri, type Lineage, type RunNode, type DataRef } from "./lineage.js";
