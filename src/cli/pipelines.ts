@@ -4,13 +4,14 @@
  * run under one parent run. Errors are one line naming the file, the stage
  * and the field.
  */
+import path from "node:path";
 import { Option, type Command } from "commander";
 import { processEnv, resolveTrackingUri } from "../config.js";
 import { MlflowError } from "../errors.js";
-import { formatDag, formatLineage, formatStatus, openPipeline, pipelineStatus, reproduce, selectStages, traceLineage, RunRecorder, openTracking, type Tracking } from "../pipelines/index.js";
+import { buildReport, diffValues, judge, openRevision, readMetrics, readParams, renderPlots, showValue, WORKSPACE, type DiffRow, formatDag, formatLineage, formatStatus, openPipeline, pipelineStatus, reproduce, selectStages, traceLineage, RunRecorder, openTracking, type Tracking } from "../pipelines/index.js";
 import { RegistryClient } from "../client/index.js";
 import { CliError } from "./errors.js";
-import { out, positiveInt, printJson, withExamples } from "./output.js";
+import { out, positiveInt, printJson, printTable, withExamples } from "./output.js";
 
 function plain(err: unknown): unknown {
   return err instanceof MlflowError ? new CliError(err.message) : err;
@@ -182,6 +183,162 @@ export function registerPipelineCommands(program: Command): void {
       } finally {
         await tracking.close();
       }
+    }),
+  );
+
+  registerComparisonCommands(program);
+}
+
+function rootOf(cd: string | undefined): string {
+  return openPipeline(cd ?? process.cwd()).root;
+}
+
+function printDiff(rows: DiffRow[], a: string, b: string, what: string, json: boolean | undefined, withChange: boolean): void {
+  if (json) {
+    const obj: Record<string, Record<string, { old?: unknown; new?: unknown; diff?: number }>> = {};
+    for (const r of rows) (obj[r.path] ??= {})[r.key] = { ...(r.old !== undefined ? { old: r.old } : {}), ...(r.new !== undefined ? { new: r.new } : {}), ...(r.change !== undefined ? { diff: r.change } : {}) };
+    printJson(obj);
+    return;
+  }
+  if (rows.length === 0) return;
+  printTable(["Path", what, a, b, ...(withChange ? ["Change"] : [])], rows.map((r) => [r.path, r.key, showValue(r.old), showValue(r.new), ...(withChange ? [r.change === undefined ? "-" : String(r.change)] : [])]));
+}
+
+function revPair(revs: string[]): [string, string] {
+  if (revs.length > 2) throw new CliError("give at most two revisions: [a_rev] [b_rev]");
+  return [revs[0] ?? "HEAD", revs[1] ?? WORKSPACE];
+}
+
+function num(name: string): (raw: string) => number {
+  return (raw) => {
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(n)) throw new CliError(`${name} must be a number, got '${raw}'`);
+    return n;
+  };
+}
+
+function registerComparisonCommands(program: Command): void {
+  const metrics = program.command("metrics").description("Metrics of the pipeline (stage metrics files, JSON/YAML/TOML/CSV): show them, compare two revisions");
+  withExamples(
+    metrics
+      .command("show")
+      .description("Print the metrics of the workspace (or of a revision)")
+      .argument("[rev]", "git revision; default the workspace")
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .option("--json", "print machine-readable JSON"),
+    "mloop metrics show",
+    "mloop metrics show HEAD~1 --json",
+  ).action((rev: string | undefined, flags: { cd?: string; json?: boolean }) =>
+    oneLine(async () => {
+      const values = readMetrics(openRevision(rootOf(flags.cd), rev ?? WORKSPACE));
+      if (flags.json) return printJson(values);
+      const rows = Object.entries(values).flatMap(([f, kv]) => Object.entries(kv).map(([k, v]) => [f, k, showValue(v)]));
+      if (rows.length === 0) return out("No metrics files.");
+      printTable(["Path", "Metric", "Value"], rows);
+    }),
+  );
+  withExamples(
+    metrics
+      .command("diff")
+      .description("Compare metrics between two revisions (default HEAD and the workspace)")
+      .argument("[revs...]", "a_rev [b_rev]; default HEAD workspace")
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .option("-a, --all", "also list unchanged metrics")
+      .option("--json", "print machine-readable JSON"),
+    "mloop metrics diff",
+    "mloop metrics diff main --json",
+  ).action((revs: string[], flags: { cd?: string; all?: boolean; json?: boolean }) =>
+    oneLine(async () => {
+      const root = rootOf(flags.cd);
+      const [a, b] = revPair(revs);
+      printDiff(diffValues(readMetrics(openRevision(root, a)), readMetrics(openRevision(root, b)), flags.all), a, b, "Metric", flags.json, true);
+    }),
+  );
+
+  const params = program.command("params").description("Params the pipeline's stages read");
+  withExamples(
+    params
+      .command("diff")
+      .description("Compare the params stages read between two revisions (default HEAD and the workspace)")
+      .argument("[revs...]", "a_rev [b_rev]; default HEAD workspace")
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .option("-a, --all", "also list unchanged params")
+      .option("--json", "print machine-readable JSON"),
+    "mloop params diff",
+    "mloop params diff main --json",
+  ).action((revs: string[], flags: { cd?: string; all?: boolean; json?: boolean }) =>
+    oneLine(async () => {
+      const root = rootOf(flags.cd);
+      const [a, b] = revPair(revs);
+      printDiff(diffValues(readParams(openRevision(root, a)), readParams(openRevision(root, b)), flags.all), a, b, "Param", flags.json, false);
+    }),
+  );
+
+  const plots = program.command("plots").description("Plots of the pipeline (stage plots files and dvc.yaml plots definitions)");
+  withExamples(
+    plots
+      .command("diff")
+      .description("Draw the plots of several revisions into SVG files, one chart per plot with a series per revision")
+      .argument("[revs...]", "revisions to compare; default HEAD and the workspace")
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .option("-o, --out <dir>", "folder for the SVG files", "dvc_plots")
+      .option("--json", "print the files written as JSON"),
+    "mloop plots diff main",
+    "mloop plots diff v1 v2 -o plots/",
+  ).action((revs: string[], flags: { cd?: string; out: string; json?: boolean }) =>
+    oneLine(async () => {
+      const root = rootOf(flags.cd);
+      const names = revs.length === 0 ? ["HEAD", WORKSPACE] : revs.length === 1 ? [revs[0]!, WORKSPACE] : revs;
+      const rendered = await renderPlots(names.map((r) => openRevision(root, r)), path.resolve(flags.cd ?? process.cwd(), flags.out));
+      if (flags.json) return printJson(rendered);
+      if (rendered.length === 0) return out("No plots.");
+      for (const p of rendered) out(`${p.id}: ${p.svg}`);
+    }),
+  );
+
+  withExamples(
+    program
+      .command("report")
+      .description("Write a Markdown report (for a pull-request comment) and a self-contained HTML one comparing params, metrics and plots with a base revision")
+      .requiredOption("--base <rev>", "the revision to compare with (e.g. main, origin/main)")
+      .option("--target <rev>", "the revision to report on", WORKSPACE)
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .option("-o, --out <dir>", "folder for report.md, report.html and plots/", "mloop-report")
+      .option("--json", "print the compared values and files as JSON instead of the Markdown"),
+    "mloop report --base main",
+    "mloop report --base origin/main -o report && gh pr comment --body-file report/report.md",
+  ).action((flags: { base: string; target: string; cd?: string; out: string; json?: boolean }) =>
+    oneLine(async () => {
+      const root = rootOf(flags.cd);
+      const report = await buildReport(root, flags.base, path.resolve(flags.cd ?? process.cwd(), flags.out), flags.target);
+      if (flags.json) return printJson({ dir: report.dir, metrics: report.metrics, params: report.params, plots: report.plots });
+      process.stdout.write(report.markdown);
+    }),
+  );
+
+  withExamples(
+    program
+      .command("gate")
+      .description("Exit non-zero with one line when a metric is out of bounds or got worse than at a base revision")
+      .requiredOption("--metric <name>", "metric key (or <file>:<key>) in the pipeline's metrics files")
+      .option("--min <value>", "lowest acceptable value", num("--min"))
+      .option("--max <value>", "highest acceptable value", num("--max"))
+      .option("--not-worse-than <rev>", "fail when the metric is worse than at this revision")
+      .option("--tolerance <delta>", "how much worse than the base still passes", num("--tolerance"), 0)
+      .option("--lower-is-better", "smaller values are better (loss, error)")
+      .option("--cd <dir>", "work in this folder instead of the current one")
+      .option("--json", "print the verdict as JSON"),
+    "mloop gate --metric accuracy --min 0.9 --not-worse-than main --tolerance 0.01",
+    "mloop gate --metric loss --lower-is-better --not-worse-than origin/main",
+  ).action((flags: { metric: string; min?: number; max?: number; notWorseThan?: string; tolerance: number; lowerIsBetter?: boolean; cd?: string; json?: boolean }) =>
+    oneLine(async () => {
+      const root = rootOf(flags.cd);
+      const current = readMetrics(openRevision(root, WORKSPACE));
+      const base = flags.notWorseThan ? readMetrics(openRevision(root, flags.notWorseThan)) : undefined;
+      const verdict = judge(current, base, flags, flags.notWorseThan);
+      if (flags.json) printJson(verdict);
+      if (!verdict.ok) throw new CliError(verdict.message);
+      if (!flags.json) out(verdict.message);
     }),
   );
 }

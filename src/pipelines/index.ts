@@ -22,3 +22,7 @@ export {
 } from "./repro.js";
 export { RunRecorder, openTracking, stageMetrics, TAGS as PIPELINE_TAGS, CONTEXT_TAG, type Tracking, type RecorderOptions } from "./recording.js";
 export { traceLineage, formatLineage, parseLineageUri, type Lineage, type RunNode, type DataRef } from "./lineage.js";
+export { openRevision, resolveCommit, WORKSPACE, type Revision } from "./revisions.js";
+export { readMetrics, readParams, metricsFiles, diffValues, findMetric, judge, show as showValue, type Values, type DiffRow, type GateOptions, type GateResult } from "./metrics.js";
+export { plotDefs, plotRows, plotSpec, renderPlots, type PlotDef, type RenderedPlot } from "./plots.js";
+export { buildReport, type Report } from "./report.js";

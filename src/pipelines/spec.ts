@@ -8,7 +8,21 @@ import fs from "node:fs";
 import path from "node:path";
 import YAML from "yaml";
 import { invalidParameter, type MlflowError } from "../errors.js";
-import { readParamsFile } from "./params.js";
+import { parseParamsText } from "./params.js";
+
+/** Reads a file of the tree (the workspace or a git revision) by repository-relative path; `undefined` when absent. */
+export type TreeReader = (rel: string) => string | undefined;
+
+/** The workspace under `root` as a {@link TreeReader}. */
+export function workspaceReader(root: string): TreeReader {
+  return (rel) => {
+    try {
+      return fs.readFileSync(path.join(root, rel), "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+}
 
 export type OutKind = "outs" | "metrics" | "plots";
 
@@ -182,7 +196,7 @@ function mergeInto(ctx: Context, vars: Record<string, unknown>): void {
 }
 
 /** Applies a `vars:` list (dicts, `file.yaml`, `file.yaml:key1,key2`) to the context. */
-function loadVars(ctx: Context, vars: unknown, base: string, where: Where): void {
+function loadVars(ctx: Context, vars: unknown, read: TreeReader, where: Where): void {
   if (vars === undefined || vars === null) return;
   const list = Array.isArray(vars) ? vars : [vars];
   for (const entry of list) {
@@ -190,9 +204,9 @@ function loadVars(ctx: Context, vars: unknown, base: string, where: Where): void
       mergeInto(ctx, interpolate(entry, ctx, { ...where, field: "vars" }) as Record<string, unknown>);
     } else if (typeof entry === "string") {
       const [file, keys] = splitFileKeys(entry);
-      const abs = path.resolve(base, file);
-      if (!fs.existsSync(abs)) throw fail(where.file, where.stage, "vars", `names '${file}', which does not exist`);
-      const data = readParamsFile(abs, file);
+      const text = read(path.posix.normalize(file));
+      if (text === undefined) throw fail(where.file, where.stage, "vars", `names '${file}', which does not exist`);
+      const data = parseParamsText(text, file);
       if (keys.length === 0) mergeInto(ctx, data);
       else {
         for (const k of keys) {
@@ -323,12 +337,12 @@ function keyText(v: unknown): string {
   return String(v);
 }
 
-function expandDefinition(name: string, def: Record<string, unknown>, ctx: Context, root: string, where: Where): Stage[] {
+function expandDefinition(name: string, def: Record<string, unknown>, ctx: Context, read: TreeReader, where: Where): Stage[] {
   const w = { ...where, stage: name };
   const withStageVars = (c: Context, body: Record<string, unknown>): Context => {
     if (body.vars === undefined) return c;
     const next = structuredClone(c);
-    loadVars(next, body.vars, root, w);
+    loadVars(next, body.vars, read, w);
     return next;
   };
   const build = (stageName: string, c: Context, body: Record<string, unknown>): Stage => {
@@ -371,14 +385,10 @@ function expandDefinition(name: string, def: Record<string, unknown>, ctx: Conte
 }
 
 /** Reads and expands `dvc.yaml` in `root`. */
-export function loadPipeline(root: string, fileName = "dvc.yaml"): Pipeline {
+export function loadPipeline(root: string, fileName = "dvc.yaml", read: TreeReader = workspaceReader(root)): Pipeline {
   const file = path.join(root, fileName);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch {
-    throw invalidParameter(`${fileName} does not exist in ${root}`);
-  }
+  const text = read(fileName);
+  if (text === undefined) throw invalidParameter(`${fileName} does not exist in ${root}`);
   let doc: unknown;
   try {
     doc = YAML.parse(text, { uniqueKeys: true });
@@ -390,9 +400,9 @@ export function loadPipeline(root: string, fileName = "dvc.yaml"): Pipeline {
   for (const k of Object.keys(doc)) if (!TOP_KEYS.has(k)) throw fail(fileName, undefined, k, "is not a dvc.yaml section (expected stages, vars, params, metrics, plots)");
   const where = { file: fileName };
   const ctx: Context = {};
-  const defaultParams = path.join(root, DEFAULT_PARAMS_FILE);
-  if (fs.existsSync(defaultParams)) mergeInto(ctx, readParamsFile(defaultParams, DEFAULT_PARAMS_FILE));
-  loadVars(ctx, doc.vars, root, where);
+  const defaultParams = read(DEFAULT_PARAMS_FILE);
+  if (defaultParams !== undefined) mergeInto(ctx, parseParamsText(defaultParams, DEFAULT_PARAMS_FILE));
+  loadVars(ctx, doc.vars, read, where);
   const rawStages = doc.stages ?? {};
   if (!isRecord(rawStages)) throw fail(fileName, undefined, "stages", "must be a dictionary of stages");
   const stages: Stage[] = [];
@@ -400,7 +410,7 @@ export function loadPipeline(root: string, fileName = "dvc.yaml"): Pipeline {
   for (const [name, def] of Object.entries(rawStages)) {
     if (!/^[^@:/\\#$]+$/.test(name)) throw fail(fileName, name, undefined, "has an invalid name (no '@', ':', '/', '#' or '$')");
     if (!isRecord(def)) throw fail(fileName, name, undefined, "must be a dictionary");
-    for (const s of expandDefinition(name, def, ctx, root, where)) {
+    for (const s of expandDefinition(name, def, ctx, read, where)) {
       if (names.has(s.name)) throw fail(fileName, s.name, undefined, "is defined twice");
       names.add(s.name);
       stages.push(s);
