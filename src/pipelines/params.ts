@@ -12,15 +12,44 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** Python's `str()` of a float: `1.0`, `0.1`, `1e-05`. */
+export function pythonFloatText(x: number): string {
+  if (Number.isInteger(x) && Math.abs(x) < 1e16) return `${x}.0`;
+  if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
+  const exp = x.toExponential();
+  const m = exp.match(/^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/)!;
+  const n = Number(m[4]);
+  if (n < -4 || n >= 16) return `${m[1]}${m[2]}${m[3] ? `.${m[3]}` : ""}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")}`;
+  return String(x);
+}
+
+/**
+ * YAML whose floats become the text Python prints for them (`1.0` stays `1.0`, `1e-5` is
+ * `1e-05`): for `${}` interpolation, where DVC puts `str(value)` into commands and stage names.
+ */
+export function parseYamlForInterpolation(text: string): unknown {
+  const doc = YAML.parseDocument(text, { uniqueKeys: true });
+  if (doc.errors.length) throw doc.errors[0];
+  YAML.visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value !== "number") return;
+      const v = node.value;
+      const isFloat = !Number.isInteger(v) || (node.minFractionDigits ?? 0) > 0 || node.format === "EXP" || /[.eE]|nan|inf/i.test(String(node.source ?? ""));
+      if (isFloat) node.value = pythonFloatText(v);
+    },
+  });
+  return doc.toJS();
+}
+
 /** Parses params/metrics text by the file's extension; `shown` names the file in errors. */
-export function parseParamsText(text: string, shown: string): Record<string, unknown> {
+export function parseParamsText(text: string, shown: string, { forInterpolation = false } = {}): Record<string, unknown> {
   const ext = path.extname(shown).toLowerCase();
   let data: unknown;
   try {
     if (ext === ".json") data = JSON.parse(text);
     else if (ext === ".toml") data = plainToml(parseToml(text));
     else if (ext === ".csv" || ext === ".tsv") data = parseDelimited(text, ext === ".tsv" ? "\t" : ",");
-    else data = YAML.parse(text);
+    else data = forInterpolation ? parseYamlForInterpolation(text) : YAML.parse(text);
   } catch (err) {
     throw invalidParameter(`${shown} is not valid ${ext === ".json" ? "JSON" : ext === ".toml" ? "TOML" : ext === ".csv" || ext === ".tsv" ? "CSV" : "YAML"}: ${(err as Error).message.split("\n")[0]}`);
   }

@@ -6,9 +6,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import YAML from "yaml";
 import { invalidParameter, type MlflowError } from "../errors.js";
-import { parseParamsText } from "./params.js";
+import { parseParamsText, parseYamlForInterpolation } from "./params.js";
 
 /** Reads a file of the tree (the workspace or a git revision) by repository-relative path; `undefined` when absent. */
 export type TreeReader = (rel: string) => string | undefined;
@@ -206,7 +205,7 @@ function loadVars(ctx: Context, vars: unknown, read: TreeReader, where: Where): 
       const [file, keys] = splitFileKeys(entry);
       const text = read(path.posix.normalize(file));
       if (text === undefined) throw fail(where.file, where.stage, "vars", `names '${file}', which does not exist`);
-      const data = parseParamsText(text, file);
+      const data = parseParamsText(text, file, { forInterpolation: true });
       if (keys.length === 0) mergeInto(ctx, data);
       else {
         for (const k of keys) {
@@ -391,7 +390,7 @@ export function loadPipeline(root: string, fileName = "dvc.yaml", read: TreeRead
   if (text === undefined) throw invalidParameter(`${fileName} does not exist in ${root}`);
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { uniqueKeys: true });
+    doc = parseYamlForInterpolation(text);
   } catch (err) {
     throw invalidParameter(`${fileName} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
@@ -401,7 +400,7 @@ export function loadPipeline(root: string, fileName = "dvc.yaml", read: TreeRead
   const where = { file: fileName };
   const ctx: Context = {};
   const defaultParams = read(DEFAULT_PARAMS_FILE);
-  if (defaultParams !== undefined) mergeInto(ctx, parseParamsText(defaultParams, DEFAULT_PARAMS_FILE));
+  if (defaultParams !== undefined) mergeInto(ctx, parseParamsText(defaultParams, DEFAULT_PARAMS_FILE, { forInterpolation: true }));
   loadVars(ctx, doc.vars, read, where);
   const rawStages = doc.stages ?? {};
   if (!isRecord(rawStages)) throw fail(fileName, undefined, "stages", "must be a dictionary of stages");
