@@ -166,18 +166,30 @@ export function registerPipelineCommands(program: Command): void {
     program
       .command("lineage")
       .description("Walk from a model version or run back to its stage run, git commit and the md5 of every data file that went in, and forward to the aliases serving it")
-      .argument("<uri>", "models:/<name>/<version>, models:/<name>@<alias> or runs:/<run_id>")
+      .argument("<uri>", "models:/<name>/<version>, models:/<name>@<alias>, runs:/<run_id> or request:<prediction request id>")
+      .option("--prediction-log <dir>", "the serving prediction log to find request:<id> in (MLOOP_SERVE_LOG_DIR)", "mloop-predictions")
       .option("--cd <dir>", "folder whose default store (./mlruns.db) to read when no tracking URI is set")
       .option("--tracking-uri <uri>", "tracking server URL or sqlite:///… store (MLFLOW_TRACKING_URI)")
       .option("--json", "print the chain as JSON"),
     "mloop lineage models:/churn/3",
     "mloop lineage models:/churn@champion --json",
-  ).action((uri: string, flags: { cd?: string; trackingUri?: string; json?: boolean }) =>
+    "mloop lineage request:7f0c2a9e-… --prediction-log /var/lib/mloop/predictions",
+  ).action((uri: string, flags: { cd?: string; trackingUri?: string; json?: boolean; predictionLog: string }) =>
     oneLine(async () => {
       const env = processEnv();
+      let prediction: { requestId: string; timestampMs?: number; role?: string; status?: number } | undefined;
+      if (uri.startsWith("request:")) {
+        const requestId = uri.slice("request:".length);
+        const dir = path.resolve(flags.cd ?? process.cwd(), env.MLOOP_SERVE_LOG_DIR && flags.predictionLog === "mloop-predictions" ? env.MLOOP_SERVE_LOG_DIR : flags.predictionLog);
+        const { readPredictionLog } = await import("../serving/index.js");
+        const found = readPredictionLog(dir).predictions.find((p) => p.request_id === requestId);
+        if (!found) throw new CliError(`no prediction with request id '${requestId}' in ${dir}`);
+        prediction = { requestId, timestampMs: found.timestamp_ms as number | undefined, role: found.role as string | undefined, status: found.status as number | undefined };
+        uri = `models:/${String(found.model)}/${String(found.version)}`;
+      }
       const tracking = await openTracking(resolveTrackingUri(flags.trackingUri), flags.cd ?? process.cwd(), async (o) => (await import("../api/index.js")).startEmbeddedServer(o), env);
       try {
-        const lineage = await traceLineage(tracking.client, new RegistryClient({ trackingUri: tracking.uri }), uri);
+        const lineage = { ...(prediction ? { prediction } : {}), ...(await traceLineage(tracking.client, new RegistryClient({ trackingUri: tracking.uri }), uri)) };
         if (flags.json) printJson(lineage);
         else process.stdout.write(formatLineage(lineage));
       } finally {

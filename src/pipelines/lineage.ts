@@ -36,6 +36,8 @@ export interface RunNode {
 }
 
 export interface Lineage {
+  /** The prediction asked about (`request:<id>`), from the serving prediction log. */
+  prediction?: { requestId: string; timestampMs?: number; role?: string; status?: number };
   model?: { name: string; version: string; source: string; aliases: string[]; runId?: string };
   /** The run the model version came from (or the run asked for), then its upstream stage runs. */
   runs: RunNode[];
@@ -160,6 +162,7 @@ export async function traceLineage(client: MloopClient, registry: RegistryClient
 /** The chain as indented text, newest first. */
 export function formatLineage(l: Lineage): string {
   const lines: string[] = [];
+  if (l.prediction) lines.push(`prediction ${l.prediction.requestId}${l.prediction.timestampMs ? ` at ${new Date(l.prediction.timestampMs).toISOString()}` : ""}${l.prediction.role ? ` (${l.prediction.role})` : ""}`);
   if (l.model) lines.push(`model ${l.model.name} version ${l.model.version}${l.model.aliases.length ? ` (aliases: ${l.model.aliases.join(", ")})` : ""}  source ${l.model.source}`);
   const byId = new Map(l.runs.map((r) => [r.runId, r]));
   const printed = new Set<string>();

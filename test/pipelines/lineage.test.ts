@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { LocalPredictionSink } from "../../src/serving/index.js";
 import { HAS_DVC, git, mloopIn, newPipelineRepo, readLockFile } from "./helpers.js";
 
 const PYTHON = path.resolve(import.meta.dirname, "../../.venv/bin/python");
@@ -101,6 +102,15 @@ describe.skipIf(!HAS_DVC || !HAS_MLFLOW)("stage runs and lineage", () => {
     expect(text.stdout).toContain(`commit ${commit}`);
     expect(text.stdout).toContain("in   features  md5");
     expect(text.stdout).toContain("← stage prepare");
+
+    // from a served prediction: its request id in the prediction log leads to the same chain
+    const sink = new LocalPredictionSink(path.join(repo.dir, "mloop-predictions"));
+    await sink.write({ requestId: "req-42", timestampMs: Date.now(), model: "clf", version: "1", role: "champion", status: 200, latencyMs: 1, inputs: '{"columns":["x"],"data":[[1]]}', predictions: "[0]" });
+    await sink.close();
+    const fromRequest = JSON.parse((await mloopIn(repo, "lineage", "request:req-42", "--json")).stdout) as typeof l & { prediction: { requestId: string; role: string } };
+    expect(fromRequest.prediction).toMatchObject({ requestId: "req-42", role: "champion" });
+    expect([fromRequest.commit, fromRequest.runs.map((x) => x.stage)]).toEqual([commit, ["train", "prepare"]]);
+    expect((await mloopIn(repo, "lineage", "request:nope")).stderr).toMatch(/^mloop: no prediction with request id 'nope' in .*mloop-predictions\n$/);
 
     const bad = await mloopIn(repo, "lineage", "models:/nope/1");
     expect(bad.code).toBe(1);
