@@ -68,6 +68,10 @@ export function registerPipelineCommands(program: Command): void {
       let recorder: RunRecorder | undefined;
       const cwd = flags.cd ?? process.cwd();
       const stdout = flags.json ? process.stderr : process.stdout;
+      const abort = new AbortController();
+      const onSignal = () => abort.abort();
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
       try {
         const result = await reproduce({
           cwd,
@@ -79,6 +83,7 @@ export function registerPipelineCommands(program: Command): void {
           jobs: flags.jobs,
           runCache: flags.runCache,
           stdout,
+          signal: abort.signal,
           beforeFirstRun: flags.track && !flags.dry
             ? async () => {
                 const { root } = openPipeline(cwd);
@@ -88,10 +93,12 @@ export function registerPipelineCommands(program: Command): void {
               }
             : undefined,
         });
-        await recorder?.finish(result.failed !== undefined);
+        await recorder?.finish(result.failed !== undefined, abort.signal.aborted);
         if (flags.json) printJson({ parent_run_id: recorder?.parentRunId, stages: result.stages.map((s) => ({ name: s.name, action: s.action, run_id: s.runId, reasons: s.reasons, error: s.error })) });
-        if (result.failed) throw new CliError(result.failed.error ?? `failed to reproduce '${result.failed.name}'`);
+        if (result.failed) throw new CliError(result.failed.error ?? `failed to reproduce '${result.failed.name}'`, abort.signal.aborted ? 130 : 1);
       } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
         await tracking?.close();
       }
     }),

@@ -184,7 +184,7 @@ export class RunRecorder implements StageRecorder {
     return { runId, env: { MLFLOW_RUN_ID: runId, MLFLOW_TRACKING_URI: uri, MLFLOW_EXPERIMENT_ID: this.experimentId! } };
   }
 
-  async stageEnded(stage: Stage, runId: string, status: "FINISHED" | "FAILED", entry: LockEntry | undefined, outputLog: string): Promise<void> {
+  async stageEnded(stage: Stage, runId: string, status: "FINISHED" | "FAILED" | "KILLED", entry: LockEntry | undefined, outputLog: string): Promise<void> {
     const { client } = this.opts.tracking;
     if (entry) {
       const metrics = stageMetrics(this.opts.root, stage);
@@ -198,9 +198,9 @@ export class RunRecorder implements StageRecorder {
     if (r) r.status = status;
   }
 
-  /** Ends the parent run: FAILED when a stage failed. */
-  async finish(failed: boolean): Promise<void> {
+  /** Ends the parent run: FAILED when a stage failed, KILLED when interrupted. */
+  async finish(failed: boolean, killed = false): Promise<void> {
     if (!this.parentId) return;
-    await this.opts.tracking.client.updateRun(this.parentId, { status: failed ? "FAILED" : "FINISHED", endTime: Date.now() });
+    await this.opts.tracking.client.updateRun(this.parentId, { status: killed ? "KILLED" : failed ? "FAILED" : "FINISHED", endTime: Date.now() });
   }
 }

@@ -46,7 +46,7 @@ export interface StageResult {
 export interface StageRecorder {
   /** Before the command starts; answers the run and variables to give the command (MLFLOW_RUN_ID…). */
   stageStarted(stage: Stage, inputs: LockEntry): Promise<{ runId: string; env: Record<string, string> }>;
-  stageEnded(stage: Stage, runId: string, status: "FINISHED" | "FAILED", entry: LockEntry | undefined, outputLog: string): Promise<void>;
+  stageEnded(stage: Stage, runId: string, status: "FINISHED" | "FAILED" | "KILLED", entry: LockEntry | undefined, outputLog: string): Promise<void>;
 }
 
 export interface ReproOptions {
@@ -64,6 +64,8 @@ export interface ReproOptions {
   stderr?: Writable;
   env?: Record<string, string | undefined>;
   recorder?: StageRecorder;
+  /** Aborting stops the running commands (their process groups get SIGTERM); their stages end KILLED. */
+  signal?: AbortSignal;
   /** Called once, before the first stage command starts (the CLI opens the tracking server there). */
   beforeFirstRun?: () => Promise<StageRecorder | undefined>;
 }
@@ -311,17 +313,26 @@ function removeOuts(ctx: Ctx, outs: OutSpec[]): void {
   }
 }
 
-/** Runs the stage's commands one after the other (a string cmd line by line, as DVC does) in its wdir. */
-function runCommands(stage: Stage, cwd: string, env: Record<string, string | undefined>, stdout: Writable, stderr: Writable, log: string[]): Promise<number> {
+/** Runs the stage's commands one after the other (a string cmd line by line, as DVC does) in its wdir, each in its own process group. */
+function runCommands(stage: Stage, cwd: string, env: Record<string, string | undefined>, stdout: Writable, stderr: Writable, log: string[], signal?: AbortSignal): Promise<number> {
   const cmds = Array.isArray(stage.cmd) ? stage.cmd : stage.cmd.split("\n").filter((l) => l.trim() !== "");
   const shell = env.SHELL || "/bin/sh";
   const base = path.basename(shell).toLowerCase();
   const shellArgs = base === "bash" ? ["--noprofile", "--norc"] : base === "zsh" ? ["--no-rcs"] : [];
   return (async () => {
     for (const c of cmds) {
+      if (signal?.aborted) return 130;
       stdout.write(`> ${c}\n`);
       const code = await new Promise<number>((resolve) => {
-        const child = spawn(shell, [...shellArgs, "-c", c], { cwd, env: env as NodeJS.ProcessEnv, stdio: ["inherit", "pipe", "pipe"] });
+        const child = spawn(shell, [...shellArgs, "-c", c], { cwd, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"], detached: true });
+        const kill = () => {
+          try {
+            if (child.pid) process.kill(-child.pid, "SIGTERM");
+          } catch {
+            // already gone
+          }
+        };
+        signal?.addEventListener("abort", kill, { once: true });
         child.stdout.on("data", (b: Buffer) => {
           stdout.write(b);
           log.push(b.toString());
@@ -334,9 +345,12 @@ function runCommands(stage: Stage, cwd: string, env: Record<string, string | und
           stderr.write(`mloop: could not start ${shell}: ${err.message}\n`);
           resolve(127);
         });
-        child.once("close", (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+        child.once("close", (code, sig) => {
+          signal?.removeEventListener("abort", kill);
+          resolve(code ?? (sig ? 128 + (sig === "SIGINT" ? 2 : sig === "SIGKILL" ? 9 : 15) : 1));
+        });
       });
-      if (code !== 0) return code;
+      if (code !== 0) return signal?.aborted ? 130 : code;
     }
     return 0;
   })();
@@ -419,10 +433,11 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
       removeOuts(ctx, stage.outs);
       const cwd = path.join(ctx.root, stage.wdir);
       const log: string[] = [];
-      const code = await runCommands(stage, cwd, { ...env, DVC_ROOT: ctx.root, DVC_STAGE: `dvc.yaml:${name}`, ...(started?.env ?? {}) }, stdout, stderr, log);
+      const code = await runCommands(stage, cwd, { ...env, DVC_ROOT: ctx.root, DVC_STAGE: `dvc.yaml:${name}`, ...(started?.env ?? {}) }, stdout, stderr, log, opts.signal);
       if (code !== 0) {
-        if (rec && started) await rec.stageEnded(stage, started.runId, "FAILED", undefined, log.join(""));
-        return { name, action: "failed", reasons, runId: started?.runId, error: `failed to reproduce '${name}': the command exited with code ${code}` };
+        const killed = opts.signal?.aborted === true;
+        if (rec && started) await rec.stageEnded(stage, started.runId, killed ? "KILLED" : "FAILED", undefined, log.join(""));
+        return { name, action: "failed", reasons, runId: started?.runId, error: killed ? `interrupted while reproducing '${name}'; dvc.lock keeps its previous entry` : `failed to reproduce '${name}': the command exited with code ${code}` };
       }
       let entry: LockEntry;
       try {
@@ -448,7 +463,7 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
       return r !== undefined && r.action !== "failed" && r.action !== "not run";
     };
     while (pending.size > 0 || running.size > 0) {
-      if (!failed) {
+      if (!failed && !opts.signal?.aborted) {
         for (const n of [...pending]) {
           if (running.size >= jobs) break;
           const ups = [...ctx.graph.upstream.get(n)!].filter((u) => selected.has(u));
