@@ -3,6 +3,7 @@ import * as api from "../api.js";
 import { Link, setQuery, useLocation, useTitle } from "../router.js";
 import { Empty, ErrorBox, TagEditor } from "../components/common.js";
 import { Markdown } from "../components/markdown.js";
+import { Lineage } from "../components/lineage.js";
 import { formatTime, useLoad } from "../util.js";
 
 const modelPath = (name: string) => `/models/${encodeURIComponent(name)}`;
@@ -361,6 +362,7 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
               </dd>
             </dl>
           </section>
+          {v.run_id && <Lineage runId={v.run_id} />}
           <Description label="Version description" text={v.description ?? ""} onSave={(t) => act(() => api.updateModelVersion(name, version, t))} />
           <section className="card" aria-labelledby="h-mv-tags">
             <h2 id="h-mv-tags">Tags</h2>
