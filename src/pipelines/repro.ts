@@ -306,10 +306,25 @@ async function commitOuts(ctx: Ctx, stage: Stage, useRunCache: boolean): Promise
   return sortItems(outs);
 }
 
+/** Removes outputs before the command runs; `persist` ones stay, made plain files again if they are links into the cache (DVC's unprotect). */
 function removeOuts(ctx: Ctx, outs: OutSpec[]): void {
   for (const o of outs) {
-    if (o.persist) continue;
-    fs.rmSync(path.join(ctx.root, o.rel), { recursive: true, force: true });
+    const abs = path.join(ctx.root, o.rel);
+    if (!o.persist) {
+      fs.rmSync(abs, { recursive: true, force: true });
+      continue;
+    }
+    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (!st) continue;
+    const files = st.isDirectory() ? (fs.readdirSync(abs, { recursive: true, encoding: "utf8" }) as string[]).map((r) => path.join(abs, r)) : [abs];
+    for (const f of files) {
+      const fst = fs.lstatSync(f, { throwIfNoEntry: false });
+      if (!fst || fst.isDirectory() || (!fst.isSymbolicLink() && fst.nlink <= 1)) continue;
+      const tmp = `${f}.mloop-unprotect`;
+      fs.copyFileSync(fs.realpathSync(f), tmp);
+      fs.chmodSync(tmp, 0o644);
+      fs.renameSync(tmp, f);
+    }
   }
 }
 
@@ -420,6 +435,7 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
             await ctx.repo.restoreOutput(path.join(ctx.root, spec.rel), o.md5!);
             if (spec.cache) ctx.repo.gitignore(path.join(ctx.root, spec.rel));
           }
+          ctx.paramsCache.clear();
           const entry: LockEntry = { ...inputs, outs: sortItems(cached.outs) };
           ctx.lock.stages.set(name, entry);
           writeLock(ctx.lock);
@@ -439,6 +455,7 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
         if (rec && started) await rec.stageEnded(stage, started.runId, killed ? "KILLED" : "FAILED", undefined, log.join(""));
         return { name, action: "failed", reasons, runId: started?.runId, error: killed ? `interrupted while reproducing '${name}'; dvc.lock keeps its previous entry` : `failed to reproduce '${name}': the command exited with code ${code}` };
       }
+      ctx.paramsCache.clear(); // a stage may write a params file a later stage reads
       let entry: LockEntry;
       try {
         entry = { ...inputs, outs: await commitOuts(ctx, stage, cacheable) };

@@ -150,4 +150,33 @@ describe.skipIf(!HAS_DVC)("mloop repro and the real dvc", () => {
     for (const edge of ['"a" -> "b"', '"b" -> "c"']) expect(dvcDag.stdout.replace(/\s+/g, " ")).toContain(edge);
     await git(repo.dir, "status");
   });
+
+  it("reads a params file an upstream stage writes after it ran, and CSV metrics", async () => {
+    const repo = await newPipelineRepo(
+      "generated-params",
+      "dvc",
+      [
+        "stages:",
+        "  gen:",
+        "    cmd: >-",
+        "      printf 'k: %s\\n' \"$(wc -l < data/raw.csv)\" > gen.yaml && echo gen >> \"$RUNLOG\"",
+        "    deps: [data/raw.csv]",
+        "    outs: [{gen.yaml: {cache: false}}]",
+        "  use:",
+        "    cmd: >-",
+        "      printf 'name,score\\nm,%s\\n' \"$(grep k gen.yaml | cut -d' ' -f2)\" > score.csv && echo use >> \"$RUNLOG\"",
+        "    params: [{gen.yaml: [k]}]",
+        "    metrics: [{score.csv: {cache: false}}]",
+        "",
+      ].join("\n"),
+    );
+    expect((await mloopIn(repo, "repro")).code).toBe(0);
+    expect(takeRuns(repo)).toEqual(["gen", "use"]);
+    expect(JSON.parse((await mloopIn(repo, "metrics", "show", "--json")).stdout)).toEqual({ "score.csv": { name: "m", score: 3 } });
+    fs.appendFileSync(path.join(repo.dir, "data", "raw.csv"), "5,6\n");
+    expect((await mloopIn(repo, "repro")).code).toBe(0);
+    expect(takeRuns(repo)).toEqual(["gen", "use"]);
+    expect(((readLockFile(repo.dir) as { stages: { use: { params: unknown } } }).stages.use.params)).toEqual({ "gen.yaml": { k: 4 } });
+    expect((await dvc(repo.dir, ["status"], { env: repo.env })).stdout.trim()).toBe("Data and pipelines are up to date.");
+  });
 });
