@@ -179,4 +179,17 @@ describe.skipIf(!HAS_DVC)("mloop repro and the real dvc", () => {
     expect(((readLockFile(repo.dir) as { stages: { use: { params: unknown } } }).stages.use.params)).toEqual({ "gen.yaml": { k: 4 } });
     expect((await dvc(repo.dir, ["status"], { env: repo.env })).stdout.trim()).toBe("Data and pipelines are up to date.");
   });
+
+  it("runs independent stages at the same time with -j", async () => {
+    // each stage waits (up to 10 s) for the other to have started: only a parallel run passes
+    const wait = (me: string, other: string) => `touch "$RUNLOG.${me}" && for i in $(seq 200); do [ -f "$RUNLOG.${other}" ] && break; sleep 0.05; done && [ -f "$RUNLOG.${other}" ] && echo ${me} > ${me}.txt`;
+    const repo = await newPipelineRepo(
+      "parallel",
+      "dvc",
+      ["stages:", "  a:", `    cmd: ${wait("a", "b")}`, "    outs: [a.txt]", "  b:", `    cmd: ${wait("b", "a")}`, "    outs: [b.txt]", "  c:", "    cmd: cat a.txt b.txt > c.txt", "    deps: [a.txt, b.txt]", "    outs: [c.txt]", ""].join("\n"),
+    );
+    const r = await mloopIn(repo, "repro", "-j", "2", "--no-track");
+    expect([r.code, r.stderr]).toEqual([0, ""]);
+    expect(fs.readFileSync(path.join(repo.dir, "c.txt"), "utf8")).toBe("a\nb\n");
+  });
 });
