@@ -101,7 +101,12 @@ function findDvcYamlRoot(cwd: string): string | undefined {
   }
 }
 
-async function openCtx(cwd: string): Promise<Ctx> {
+async function openCtx(cwd: string, { allowNoPipeline = false } = {}): Promise<Ctx> {
+  const dataRoot = findRepoRoot(cwd);
+  if (allowNoPipeline && dataRoot && !fs.existsSync(path.join(dataRoot, "dvc.yaml"))) {
+    const pipeline: Pipeline = { root: dataRoot, file: path.join(dataRoot, "dvc.yaml"), stages: [], plots: [], metrics: [], params: [] };
+    return { root: dataRoot, pipeline, graph: buildGraph(pipeline), repo: DataRepo.open(dataRoot), lock: readLock(dataRoot), paramsCache: new Map() };
+  }
   const { root, pipeline, graph } = openPipeline(cwd);
   if (!fs.existsSync(path.join(root, ".dvc"))) throw invalidParameter(`'${root}' has a dvc.yaml but no .dvc/ (run 'mloop data init')`);
   const repo = DataRepo.open(root);
@@ -209,18 +214,33 @@ function normalizeCmd(cmd: string | string[]): string[] {
   return Array.isArray(cmd) ? cmd : [cmd];
 }
 
-/** `mloop status`: the stale stages of the selection and why; frozen stages are never stale. */
+/**
+ * `mloop status`: the stale stages of the selection and why (frozen stages are never stale),
+ * then, without targets, the `.dvc` files whose data changed, named by the `.dvc` file as
+ * `dvc status` names them.
+ */
 export async function pipelineStatus(opts: { cwd?: string; targets?: string[]; singleItem?: boolean; downstream?: boolean } = {}): Promise<StageStatus[]> {
-  const ctx = await openCtx(opts.cwd ?? process.cwd());
+  const ctx = await openCtx(opts.cwd ?? process.cwd(), { allowNoPipeline: true });
   try {
     const out: StageStatus[] = [];
+    if (!opts.targets?.length) {
+      const byFile = new Map<string, StaleReason[]>();
+      for (const e of await ctx.repo.status()) {
+        const state = e.state === "not committed" ? "new" : e.state === "missing" ? "deleted" : e.state;
+        const list = byFile.get(e.dvcFile) ?? [];
+        list.push({ kind: "outs", path: e.path, state: state as StaleReason["state"] });
+        byFile.set(e.dvcFile, list);
+      }
+      for (const [dvcFile, reasons] of byFile) out.push({ name: dvcFile, frozen: false, reasons });
+    }
     for (const name of selectStages(ctx.graph, opts)) {
       const stage = ctx.graph.byName.get(name)!;
       if (stage.frozen) continue;
       const reasons = await stageReasons(ctx, stage);
       if (reasons.length) out.push({ name, frozen: false, reasons });
     }
-    return out;
+    // stages first, then .dvc files, as dvc status lists them
+    return [...out.filter((s) => !s.name.endsWith(".dvc")), ...out.filter((s) => s.name.endsWith(".dvc"))];
   } finally {
     await ctx.repo.close();
   }

@@ -192,4 +192,16 @@ describe.skipIf(!HAS_DVC)("mloop repro and the real dvc", () => {
     expect([r.code, r.stderr]).toEqual([0, ""]);
     expect(fs.readFileSync(path.join(repo.dir, "c.txt"), "utf8")).toBe("a\nb\n");
   });
+
+  it("reports changed .dvc-tracked data in mloop status as dvc status does", async () => {
+    const repo = await newPipelineRepo("dvc-files", "dvc", "stages:\n  a:\n    cmd: cp data/extra.bin a.txt\n    deps: [data/extra.bin]\n    outs: [a.txt]\n");
+    fs.writeFileSync(path.join(repo.dir, "data", "extra.bin"), "v1");
+    await dvc(repo.dir, ["add", "-q", "data/extra.bin"]);
+    expect((await mloopIn(repo, "repro")).code).toBe(0);
+    fs.writeFileSync(path.join(repo.dir, "data", "extra.bin"), "v2");
+    const ours = await mloopIn(repo, "status", "--json");
+    const theirs = await dvc(repo.dir, ["status", "--json"]);
+    expect(JSON.parse(ours.stdout)).toEqual(JSON.parse(theirs.stdout));
+    expect(Object.keys(JSON.parse(ours.stdout))).toEqual(["a", "data/extra.bin.dvc"]);
+  });
 });
