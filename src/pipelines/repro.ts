@@ -487,7 +487,8 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
       writeLock(ctx.lock);
       lockDirty = true;
       stdout.write(`Updating lock file 'dvc.lock'\n\n`);
-      if (cacheable) saveRunCache(ctx.repo.cache.root, entry);
+      // as DVC: no run cache entry when a plain output (not a metric or plot) is not cached
+      if (cacheable && stage.outs.every((o) => o.cache || o.kind !== "outs")) saveRunCache(ctx.repo.cache.root, entry);
       if (rec && started) await rec.stageEnded(stage, started.runId, "FINISHED", entry, log.join(""));
       return { name, action: "ran", reasons, entry, runId: started?.runId };
     };
