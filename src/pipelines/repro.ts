@@ -445,6 +445,8 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
       }
       const inputs = await inputsEntry(ctx, stage);
       const cacheable = canUseRunCache(stage);
+      // as DVC: no run cache entry is written when a plain output (not a metric or plot) is not cached
+      const savesRunCache = cacheable && stage.outs.every((o) => o.cache || o.kind !== "outs");
       if (useCache && cacheable) {
         const cached = loadRunCache(ctx.repo.cache.root, runCacheKey({ ...inputs, outs: sortItems(stage.outs.map((o) => ({ path: o.path }))) }));
         if (cached && cached.outs.length === stage.outs.length && cached.outs.every((o) => o.md5 && ctx.repo.hasObjects(o.md5))) {
@@ -478,7 +480,7 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
       ctx.paramsCache.clear(); // a stage may write a params file a later stage reads
       let entry: LockEntry;
       try {
-        entry = { ...inputs, outs: await commitOuts(ctx, stage, cacheable) };
+        entry = { ...inputs, outs: await commitOuts(ctx, stage, savesRunCache) };
       } catch (err) {
         if (rec && started) await rec.stageEnded(stage, started.runId, "FAILED", undefined, log.join(""));
         return { name, action: "failed", reasons, runId: started?.runId, error: `failed to reproduce '${name}': ${(err as Error).message}` };
@@ -487,8 +489,7 @@ export async function reproduce(opts: ReproOptions = {}): Promise<ReproResult> {
       writeLock(ctx.lock);
       lockDirty = true;
       stdout.write(`Updating lock file 'dvc.lock'\n\n`);
-      // as DVC: no run cache entry when a plain output (not a metric or plot) is not cached
-      if (cacheable && stage.outs.every((o) => o.cache || o.kind !== "outs")) saveRunCache(ctx.repo.cache.root, entry);
+      if (savesRunCache) saveRunCache(ctx.repo.cache.root, entry);
       if (rec && started) await rec.stageEnded(stage, started.runId, "FINISHED", entry, log.join(""));
       return { name, action: "ran", reasons, entry, runId: started?.runId };
     };
