@@ -83,7 +83,8 @@ module.exports = {
     exclude: { path: "(^|/)(dist|node_modules)/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
-    enhancedResolveOptions: { extensions: [".ts", ".tsx", ".js", ".mjs"] },
+    // exportsFields/conditionNames: packages without a "main" (vega-lite) resolve through their "exports" only.
+    enhancedResolveOptions: { extensions: [".ts", ".tsx", ".js", ".mjs"], exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"] },
     reporterOptions: { text: { highlightFocused: true } },
   },
 };

@@ -579,34 +579,7 @@ export class DataRepo {
     for (const d of this.selectDvcFiles(targets, cwd)) {
       for (const o of d.outs) {
         if (!o.md5) continue;
-        const abs = this.outPath(d, o);
-        const shown = relPosix(this.root, abs);
-        if (!o.md5.endsWith(".dir")) {
-          await this.checkoutFiles([{ abs, shown, md5: o.md5 }], types, result, failures);
-          continue;
-        }
-        let entries: TreeEntry[];
-        try {
-          entries = this.readTree(o.md5, shown);
-        } catch (err) {
-          failures.push(err instanceof Error ? err.message : String(err));
-          continue;
-        }
-        const st = fs.statSync(abs, { throwIfNoEntry: false });
-        if (st && !st.isDirectory()) await this.backupAndRemove(abs, shown, result);
-        const wanted = new Map(entries.map((e) => [e.relpath, e]));
-        if (st?.isDirectory()) {
-          for (const f of walkFiles(abs, shown, this.ignore)) {
-            if (!wanted.has(f.relpath)) await this.backupAndRemove(f.abs, `${shown}/${f.relpath}`, result);
-          }
-        }
-        await this.checkoutFiles(
-          entries.map((e) => ({ abs: path.join(abs, ...e.relpath.split("/")), shown: `${shown}/${e.relpath}`, md5: e.md5 })),
-          types,
-          result,
-          failures,
-        );
-        fs.mkdirSync(abs, { recursive: true });
+        await this.checkoutOut(this.outPath(d, o), o.md5, types, result, failures);
       }
     }
     await (await this.state()).flush();
@@ -614,6 +587,76 @@ export class DataRepo {
       throw invalidParameter(`${failures.length} file(s) could not be checked out: ${failures.slice(0, 3).join("; ")}${failures.length > 3 ? "; …" : ""}`);
     }
     return result;
+  }
+
+  private async checkoutOut(abs: string, md5: string, types: LinkType[], result: CheckoutResult, failures: string[]): Promise<void> {
+    const shown = relPosix(this.root, abs);
+    if (!md5.endsWith(".dir")) {
+      await this.checkoutFiles([{ abs, shown, md5 }], types, result, failures);
+      return;
+    }
+    let entries: TreeEntry[];
+    try {
+      entries = this.readTree(md5, shown);
+    } catch (err) {
+      failures.push(err instanceof Error ? err.message : String(err));
+      return;
+    }
+    const st = fs.statSync(abs, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) await this.backupAndRemove(abs, shown, result);
+    const wanted = new Map(entries.map((e) => [e.relpath, e]));
+    if (st?.isDirectory()) {
+      for (const f of walkFiles(abs, shown, this.ignore)) {
+        if (!wanted.has(f.relpath)) await this.backupAndRemove(f.abs, `${shown}/${f.relpath}`, result);
+      }
+    }
+    await this.checkoutFiles(
+      entries.map((e) => ({ abs: path.join(abs, ...e.relpath.split("/")), shown: `${shown}/${e.relpath}`, md5: e.md5 })),
+      types,
+      result,
+      failures,
+    );
+    fs.mkdirSync(abs, { recursive: true });
+  }
+
+  // --- for pipelines: outputs that no .dvc file names (dvc.yaml / dvc.lock outs) ---------------
+
+  /** Stores a file or folder in the cache as `add` does (linking per `cache.type`), without writing a `.dvc` file. */
+  async saveOutput(abs: string): Promise<{ md5: string; size: number; nfiles?: number }> {
+    const out = await this.save(abs);
+    return { md5: out.md5!, size: out.size!, ...(out.nfiles !== undefined ? { nfiles: out.nfiles } : {}) };
+  }
+
+  /** Puts the cached content `md5` (a file or a `.dir` folder) at `abs`; throws naming what could not be restored. */
+  async restoreOutput(abs: string, md5: string): Promise<CheckoutResult> {
+    const result: CheckoutResult = { added: [], modified: [], deleted: [] };
+    const failures: string[] = [];
+    await this.checkoutOut(abs, md5, this.linkTypes(), result, failures);
+    if (failures.length > 0) throw invalidParameter(failures[0]!);
+    return result;
+  }
+
+  /** Whether every object of `md5` (and, for a folder, of its files) is in the cache. */
+  hasObjects(md5: string): boolean {
+    if (!this.cache.exists(md5)) return false;
+    if (!md5.endsWith(".dir")) return true;
+    try {
+      const entries = parseTree(fs.readFileSync(this.cache.pathOf(md5)), md5);
+      const have = this.cache.existing(entries.map((e) => e.md5));
+      return entries.every((e) => have.has(e.md5));
+    } catch {
+      return false;
+    }
+  }
+
+  /** Adds `/name` to the `.gitignore` beside `abs`, as `dvc repro` does for cached outputs. */
+  gitignore(abs: string): void {
+    this.ensureGitignored(abs);
+  }
+
+  /** Writes the state cache now (also done by {@link close}). */
+  async flushState(): Promise<void> {
+    await (await this.state()).flush();
   }
 
   private async backupAndRemove(abs: string, shown: string, result: CheckoutResult): Promise<void> {

@@ -6,6 +6,7 @@ import { Empty, ErrorBox, TagEditor } from "../components/common.js";
 import { Description } from "../components/description.js";
 import { LoggedModelSummary } from "../components/logged-model-summary.js";
 import { ModelVersionsTable, RegisteredModelsTable, modelPath } from "../components/model-tables.js";
+import { Lineage } from "../components/lineage.js";
 import { formatTime, useLoad } from "../util.js";
 
 function searchFilter(q: string): string | undefined {
@@ -205,6 +206,7 @@ export function ModelVersionPage({ name, version }: { name: string; version: str
               </dd>
             </dl>
           </section>
+          {v.run_id && <Lineage runId={v.run_id} />}
           <Description label="Version description" text={v.description ?? ""} onSave={(t) => act(() => api.updateModelVersion(name, version, t))} />
           <section className="card" aria-labelledby="h-mv-tags">
             <h2 id="h-mv-tags">Tags</h2>
