@@ -73,10 +73,10 @@ function registryOrder(orderBy: readonly string[] | undefined, columns: Record<s
     if (!parsed || parsed.identifier.entity !== "attribute" || !key || !columns[key]) {
       throw invalidParameter(`Invalid order_by clause '${raw}'. Valid keys are ${valid.join(", ")}, optionally followed by ASC or DESC.`);
     }
-    return { ...parsed, key };
+    return { key, term: `${columns[key]} ${parsed.ascending ? "ASC" : "DESC"}` };
   });
   checkDistinct(terms, (t) => t.key, orderBy ?? []);
-  return terms.map((t) => ({ key: t.key, term: `${columns[t.key]} ${t.ascending ? "ASC" : "DESC"}` }));
+  return terms;
 }
 
 // ---------------------------------------------------------------- registered models

@@ -120,29 +120,32 @@ export function stringComparison(dialect: Dialect, column: string, op: Comparato
   }
 }
 
-function writer(dialect: Dialect, params: SqlValue[]): ClauseWriter {
-  const w: ClauseWriter = {
-    dialect,
-    params,
-    string: (column, op, value) => stringComparison(dialect, column, op, value, params),
-    number: (column, op, value) => {
-      params.push(value);
-      return `${column} ${op} ?`;
-    },
-    stringValue(c, coerce = false) {
-      if (c.value.kind === "string") return c.value.value;
-      if (c.value.kind === "number" && coerce) return c.value.text;
-      throw w.fail(c, `expected a quoted string value (single or double quotes)${c.value.kind === "number" ? ` but found ${c.value.text}` : ""}`);
-    },
-    numberValue(c, coerce = false) {
-      if (c.value.kind === "number") return c.value.value;
-      if (c.value.kind === "string" && coerce && c.value.value.trim() !== "" && Number.isFinite(Number(c.value.value))) return Number(c.value.value);
-      if (c.value.kind === "string") throw w.fail(c, `expected a numeric value but found '${c.value.value}'`);
-      throw w.fail(c, "expected a numeric value");
-    },
-    fail: (c, problem) => clauseError(c.identifier, problem),
-  };
-  return w;
+class Writer implements ClauseWriter {
+  constructor(
+    readonly dialect: Dialect,
+    readonly params: SqlValue[],
+  ) {}
+  string(column: string, op: Comparator, value: string | readonly string[]): string {
+    return stringComparison(this.dialect, column, op, value, this.params);
+  }
+  number(column: string, op: Comparator, value: number): string {
+    this.params.push(value);
+    return `${column} ${op} ?`;
+  }
+  stringValue(c: Comparison, coerce = false): string {
+    if (c.value.kind === "string") return c.value.value;
+    if (c.value.kind === "number" && coerce) return c.value.text;
+    throw this.fail(c, `expected a quoted string value (single or double quotes)${c.value.kind === "number" ? ` but found ${c.value.text}` : ""}`);
+  }
+  numberValue(c: Comparison, coerce = false): number {
+    if (c.value.kind === "number") return c.value.value;
+    if (c.value.kind === "string" && coerce && c.value.value.trim() !== "" && Number.isFinite(Number(c.value.value))) return Number(c.value.value);
+    if (c.value.kind === "string") throw this.fail(c, `expected a numeric value but found '${c.value.value}'`);
+    throw this.fail(c, "expected a numeric value");
+  }
+  fail(c: Comparison, problem: string): MlflowError {
+    return clauseError(c.identifier, problem);
+  }
 }
 
 function describeField(f: Field, id: Identifier): string {
@@ -184,15 +187,17 @@ export interface CompiledClause<E extends string = string> {
 export function compileClauses<E extends string>(table: SearchTable<E>, filter: string | undefined, dialect: Dialect): CompiledClause<E>[] {
   return parseFilter(filter, table.prefixes).map((comparison) => {
     const params: SqlValue[] = [];
-    const sql = compileComparison(table.field(comparison.identifier), comparison, writer(dialect, params));
+    const sql = compileComparison(table.field(comparison.identifier), comparison, new Writer(dialect, params));
     return { sql, params, comparison };
   });
 }
 
 /** A filter as one SQL condition (`1 = 1` when empty) and its parameters. */
 export function compileFilter<E extends string>(table: SearchTable<E>, filter: string | undefined, dialect: Dialect): { where: string; params: SqlValue[] } {
-  const clauses = compileClauses(table, filter, dialect);
-  return { where: clauses.length ? clauses.map((c) => c.sql).join(" AND ") : "1 = 1", params: clauses.flatMap((c) => c.params) };
+  const params: SqlValue[] = [];
+  const w = new Writer(dialect, params);
+  const parts = parseFilter(filter, table.prefixes).map((c) => compileComparison(table.field(c.identifier), c, w));
+  return { where: parts.length ? parts.join(" AND ") : "1 = 1", params };
 }
 
 /** MLflow's error for an order_by list naming one field twice. */

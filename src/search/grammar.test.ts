@@ -42,7 +42,7 @@ const PARSES: [string, string[]][] = [
   ["`run name` = 'x'", ["attribute:run name = 'x'"]],
   ['"Run name" = \'x\'', ["attribute:Run name = 'x'"]],
   ["metrics.val.loss < 2 and tags.v1.0 = 'x' and tags.a.`b c` = 'y'", ["metric:val.loss < 2", "tag:v1.0 = 'x'", "tag:a.b c = 'y'"]],
-  ["tags.my-tag = 'x'", ["tag:my-tag = 'x'"]],
+  ["tags.my-tag = 'x' and tags.2fa = 'y' and metrics.1 > 0", ["tag:my-tag = 'x'", "tag:2fa = 'y'", "metric:1 > 0"]],
   // comparators, in any case; == and <> as MLflow's = and !=
   ["params.a like 'x%' and params.b ILike '%Y' and params.c == 'z' and params.d <> 'w'", ["param:a LIKE 'x%'", "param:b ILIKE '%Y'", "param:c = 'z'", "param:d != 'w'"]],
   ["run_id IN ('a', 'b') and status not in ('FAILED')", ["attribute:run_id IN [a,b]", "attribute:status NOT IN [FAILED]"]],

@@ -64,6 +64,7 @@ function syntaxError(source: string, pos: number, problem: string, what: string)
 }
 
 const WORD = /[A-Za-z_][A-Za-z0-9_]*(?:-[A-Za-z0-9_]+)*/y;
+const KEY_PART = /[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*/y;
 const NUMBER = /[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y;
 const WORD_START = /[A-Za-z_]/;
 const DIGIT = /\d/;
@@ -111,15 +112,21 @@ export function tokenize(source: string, what = "filter"): Token[] {
       out.push({ kind: ch === "`" ? "ident" : "string", text, quote: ch, pos: start, end: i });
       continue;
     }
-    if (WORD_START.test(ch)) {
-      WORD.lastIndex = i;
-      WORD.exec(source);
-      i = WORD.lastIndex;
+    const last = out[out.length - 1];
+    // Right after a dot, a key part may start with a digit (`tags.2fa`, `tags.v1.0`).
+    const keyPart = last?.kind === "dot" && last.end === i && DIGIT.test(ch);
+    if (WORD_START.test(ch) || keyPart) {
+      (keyPart ? KEY_PART : WORD).lastIndex = i;
+      (keyPart ? KEY_PART : WORD).exec(source);
+      i = (keyPart ? KEY_PART : WORD).lastIndex;
       out.push({ kind: "word", text: source.slice(start, i), pos: start, end: i });
       continue;
     }
-    NUMBER.lastIndex = i;
-    const num = NUMBER.exec(source);
+    let num: RegExpExecArray | null = null;
+    if (DIGIT.test(ch) || ch === "-" || ch === "+" || ch === ".") {
+      NUMBER.lastIndex = i;
+      num = NUMBER.exec(source);
+    }
     // A sign right after an operand is not part of a number (`a-1` is no comparison either way).
     if (num && (DIGIT.test(ch) || !isOperandEnd(out))) {
       i += num[0].length;
@@ -217,7 +224,7 @@ class Parser<E extends string> {
   private parseKey(): string {
     const first = this.next();
     if (first.kind === "ident" || first.kind === "string") return first.text;
-    if (first.kind !== "word" && !(first.kind === "number" && /^\d[\d.]*$/.test(first.text))) {
+    if (first.kind !== "word" && first.kind !== "number") {
       throw this.fail(first, first.kind === "end" ? "expected a key name" : `expected a key name but found '${first.text}'`);
     }
     let key = first.text;

@@ -183,9 +183,8 @@ function compileRunOrder(o: OrderTerm<RunEntity>, n: number, out: OrderTerms): v
 export function compileRunSearch(filter: string | undefined, orderBy: readonly string[] | undefined, dialect: Dialect): CompiledRunSearch {
   // Equality tests usually reject the most runs, so they are checked first (AND commutes; the
   // database evaluates the EXISTS tests in the order written for each candidate run).
-  const compiled = compileClauses(RUN_SEARCH, filter, dialect)
-    .map((c, i) => ({ ...c, rank: c.comparison.comparator === "=" ? 0 : 1, i }))
-    .sort((a, b) => a.rank - b.rank || a.i - b.i);
+  const all = compileClauses(RUN_SEARCH, filter, dialect);
+  const compiled = [...all.filter((c) => c.comparison.comparator === "="), ...all.filter((c) => c.comparison.comparator !== "=")];
   const conditions = compiled.map((c) => c.sql);
   const filterParams: SqlValue[] = compiled.flatMap((c) => c.params);
   const clauses = (orderBy ?? []).map((raw) => parseOrderBy(raw, RUN_PREFIXES));
