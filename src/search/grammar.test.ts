@@ -77,6 +77,8 @@ const REFUSALS: [string, string, string][] = [
   ["runs", "tags.a = 'x' tags.b = 'y'", "expected 'AND'"],
   ["runs", "foo.bar = 'x'", "invalid entity type 'foo'"],
   ["runs", "(metrics.a > 1)", "expected an identifier"],
+  ["registered models", "name = 'a\u0000b'", "NUL characters are not allowed"],
+  ["traces", "tags.`k\u0000` = 'x'", "NUL characters are not allowed"],
   // what each entity allows
   ["runs", "attributes.nope = 'x'", "Invalid attribute key 'nope' specified"],
   ["runs", "datasets.size = 'x'", "invalid dataset key 'size'"],

@@ -77,6 +77,9 @@ const SPACE = /\s/;
  * itself (Windows paths in `source_path` survive).
  */
 export function tokenize(source: string, what = "filter"): Token[] {
+  // PostgreSQL's text cannot hold NUL: refused here, a search never becomes a 500 there.
+  const nul = source.indexOf("\u0000");
+  if (nul >= 0) throw syntaxError(source, nul, "NUL characters are not allowed", what);
   const out: Token[] = [];
   let i = 0;
   while (i < source.length) {
