@@ -170,7 +170,8 @@ export class LoggedModelStore {
       for (const d of datasets) params.push(...(d.digest === undefined ? [d.name] : [d.name, d.digest]));
     }
     const q = compileLoggedModelSearch(filter, order, this.db.dialect);
-    return { where: [...where, q.where].join(" AND "), params: [...params, ...q.params], order: q.order };
+    if (q.where !== "1 = 1") where.push(q.where);
+    return { where: where.join(" AND "), params: [...params, ...q.params], order: q.order };
   }
 
   async search(q: SqlQuery, limit: number, offset: number): Promise<LoggedModel[]> {

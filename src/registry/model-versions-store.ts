@@ -238,7 +238,8 @@ export class ModelVersionStore {
   /** A filter and order_by list as SQL on `mv` (`registry/search-tables.ts`), deleted versions left out. */
   compileSearch(filter: string | undefined, orderBy: readonly string[] | undefined): SqlQuery {
     const q = compileModelVersionSearch(filter, orderBy, this.db.dialect);
-    return { ...q, where: `mv.current_stage <> '${DELETED_STAGE}' AND ${q.where}` };
+    const live = `mv.current_stage <> '${DELETED_STAGE}'`;
+    return { ...q, where: q.where === "1 = 1" ? live : `${live} AND ${q.where}` };
   }
 
   async search(q: SqlQuery, limit: number, offset: number): Promise<ModelVersion[]> {
