@@ -3,6 +3,7 @@
  * See docs/ARCHITECTURE.md for the picture. From top to bottom:
  *
  *   cli → api → domains → search, store, client → errors, paging, config, version, wire
+ *   (search imports only store and the floor)
  *
  * A file may import its own layer's folder-mates and anything below it, never
  * upward; another folder only through its index.ts. Tests (`*.test.ts`) may
@@ -62,6 +63,13 @@ module.exports = {
       comment: "The SDK speaks HTTP only: it never imports the server's store or search code.",
       from: { path: "^src/client/", pathNot: TEST },
       to: { path: "^src/(search|store)/" },
+    },
+    {
+      name: "search-speaks-sql",
+      severity: "error",
+      comment: "The filter grammar knows SQL and nothing else: it imports store/'s types and the floor; each domain hands it a search table.",
+      from: { path: "^src/search/", pathNot: TEST },
+      to: { path: "^src/", pathNot: `^src/(search|store)/|${BOTTOM}` },
     },
     {
       name: "through-the-door",

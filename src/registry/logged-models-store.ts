@@ -1,7 +1,6 @@
-import { invalidParameter } from "../errors.js";
 import type { SqlDriver, SqlExecutor, SqlValue } from "../store/index.js";
-import type { Clause } from "./filter.js";
-import { dedupe, groupBy, numericComparison, opt, placeholders, stringComparison, tagComparison, type SqlQuery } from "./sql.js";
+import { compileLoggedModelSearch } from "./search-tables.js";
+import { dedupe, groupBy, opt, placeholders, type SqlQuery } from "./sql.js";
 import { LOGGED_MODEL_STATUSES, type KeyValue, type LoggedModel, type LoggedModelMetric, type LoggedModelStatus } from "../wire/index.js";
 
 interface LoggedModelMetricRow {
@@ -152,73 +151,27 @@ export class LoggedModelStore {
     await this.db.transaction((tx) => this.upsertParams(tx, modelId, params));
   }
 
-  /** Turns parsed logged-model filters and orderings into SQL on `lm`. */
+  /**
+   * A logged-model search as SQL on `lm` (`registry/search-tables.ts`): active
+   * models of the experiments only, and with `datasets`, only models with a
+   * metric measured on one of them (MLflow's `datasets` search field).
+   */
   compileSearch(
     experimentIds: number[],
-    clauses: Clause[],
-    order: { field: string; ascending: boolean }[],
-    datasets: { name: string; digest?: string }[] = [],
+    filter: string | undefined,
+    order: readonly { field: string; ascending: boolean }[],
+    datasets: readonly { name: string; digest?: string }[] = [],
   ): SqlQuery {
-    const dialect = this.db.dialect;
     const where: string[] = [`lm.lifecycle_stage = 'active'`, `lm.experiment_id IN (${placeholders(experimentIds.length)})`];
     const params: SqlValue[] = [...experimentIds];
-    // Models with a metric measured on one of the datasets (MLflow's `datasets` search field).
     if (datasets.length > 0) {
       const any = datasets.map((d) => (d.digest === undefined ? "x.dataset_name = ?" : "(x.dataset_name = ? AND x.dataset_digest = ?)"));
       where.push(`EXISTS (SELECT 1 FROM logged_model_metrics x WHERE x.model_id = lm.model_id AND (${any.join(" OR ")}))`);
       for (const d of datasets) params.push(...(d.digest === undefined ? [d.name] : [d.name, d.digest]));
     }
-    const attrColumns: Record<string, { col: string; numeric: boolean }> = {
-      name: { col: "lm.name", numeric: false },
-      model_id: { col: "lm.model_id", numeric: false },
-      model_type: { col: "lm.model_type", numeric: false },
-      source_run_id: { col: "lm.source_run_id", numeric: false },
-      status: { col: "lm.status", numeric: false },
-      creation_timestamp: { col: "lm.creation_timestamp_ms", numeric: true },
-      creation_time: { col: "lm.creation_timestamp_ms", numeric: true },
-      last_updated_timestamp: { col: "lm.last_updated_timestamp_ms", numeric: true },
-    };
-    for (const c of clauses) {
-      if (c.type === "attribute") {
-        const a = attrColumns[c.key];
-        if (!a) throw invalidParameter(`Invalid attribute key '${c.key}' in logged model filter. Valid keys: ${Object.keys(attrColumns).join(", ")}`);
-        if (c.key === "status") {
-          const idx = LOGGED_MODEL_STATUSES.indexOf(String(c.value).toUpperCase().replace(/^(?!LOGGED_MODEL_)/, "LOGGED_MODEL_") as LoggedModelStatus);
-          if (idx < 0 || (c.op !== "=" && c.op !== "!=")) throw invalidParameter(`Invalid status filter '${String(c.value)}'`);
-          where.push(`lm.status ${c.op} ?`);
-          params.push(idx);
-          continue;
-        }
-        const cmp = a.numeric ? numericComparison(a.col, c.op, c.value, c.key) : stringComparison(dialect, a.col, c.op, c.value, c.key);
-        where.push(cmp.sql);
-        params.push(...cmp.params);
-      } else if (c.type === "tags" || c.type === "params") {
-        const table = c.type === "tags" ? "logged_model_tags" : "logged_model_params";
-        const { exists, cmp } = tagComparison(dialect, c, "x.value");
-        where.push(`${exists} (SELECT 1 FROM ${table} x WHERE x.model_id = lm.model_id AND x.key = ? AND ${cmp.sql})`);
-        params.push(c.key, ...cmp.params);
-      } else {
-        throw invalidParameter(`Filtering logged models on metrics is not supported: '${c.type}.${c.key}'`);
-      }
-    }
-    const orderCols: Record<string, string> = {
-      name: "lm.name",
-      model_id: "lm.model_id",
-      creation_timestamp: "lm.creation_timestamp_ms",
-      creation_time: "lm.creation_timestamp_ms",
-      last_updated_timestamp: "lm.last_updated_timestamp_ms",
-      experiment_id: "lm.experiment_id",
-      model_type: "lm.model_type",
-      status: "lm.status",
-    };
-    const terms = order.map((o) => {
-      const col = orderCols[o.field.replace(/^attributes?\./, "")];
-      if (!col) throw invalidParameter(`Invalid order_by field '${o.field}' for logged models. Valid fields: ${Object.keys(orderCols).join(", ")}`);
-      return `${col} ${o.ascending ? "ASC" : "DESC"}`;
-    });
-    if (!order.some((o) => /creation_time/.test(o.field))) terms.push("lm.creation_timestamp_ms DESC");
-    terms.push("lm.model_id ASC");
-    return { where: where.join(" AND "), params, order: terms.join(", ") };
+    const q = compileLoggedModelSearch(filter, order, this.db.dialect);
+    if (q.where !== "1 = 1") where.push(q.where);
+    return { where: where.join(" AND "), params: [...params, ...q.params], order: q.order };
   }
 
   async search(q: SqlQuery, limit: number, offset: number): Promise<LoggedModel[]> {

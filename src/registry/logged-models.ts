@@ -1,7 +1,6 @@
 import crypto from "node:crypto";
 import { invalidParameter, invalidState, notFound } from "../errors.js";
 import { decodePageToken, encodePageToken } from "../paging.js";
-import { parseFilter } from "./filter.js";
 import { joinUri, type ExperimentService, type RunService } from "../tracking/index.js";
 import type { LoggedModelStore } from "./logged-models-store.js";
 import type { ModelVersionStore } from "./model-versions-store.js";
@@ -152,7 +151,7 @@ export class LoggedModelService {
       if (d.dataset_digest !== undefined && d.dataset_digest !== null && typeof d.dataset_digest !== "string") throw invalidParameter("dataset_digest must be a string");
       return { name: d.dataset_name, digest: d.dataset_digest || undefined };
     });
-    const sql = this.store.compileSearch(ids, parseFilter(q.filter), order, datasets);
+    const sql = this.store.compileSearch(ids, q.filter, order, datasets);
     const state = decodePageToken(q.pageToken);
     const offset = typeof state?.offset === "number" && Number.isSafeInteger(state.offset) && state.offset >= 0 ? state.offset : 0;
     const rows = await this.withRegistrations(await this.store.search(sql, limit + 1, offset));

@@ -1,8 +1,8 @@
-import { invalidParameter, notFound } from "../errors.js";
+import { notFound } from "../errors.js";
 import { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/index.js";
-import type { Clause, OrderTerm } from "./filter.js";
 import type { RegisteredModelStore } from "./registered-models-store.js";
-import { dedupe, groupBy, numericComparison, opt, placeholders, stringComparison, tagComparison, type SqlQuery } from "./sql.js";
+import { compileModelVersionSearch } from "./search-tables.js";
+import { dedupe, groupBy, opt, placeholders, type SqlQuery } from "./sql.js";
 import type { KeyValue, ModelVersion, RegisteredModelAlias } from "../wire/index.js";
 
 /** Stage of a deleted version: the row stays so its number is never reused. */
@@ -238,38 +238,11 @@ export class ModelVersionStore {
     return out;
   }
 
-  /** Turns parsed filters and orderings into SQL on `mv`. */
-  compileSearch(clauses: Clause[], order: OrderTerm[]): SqlQuery {
-    const dialect = this.db.dialect;
-    const where: string[] = [`mv.current_stage <> '${DELETED_STAGE}'`];
-    const params: SqlValue[] = [];
-    for (const c of clauses) {
-      if (c.type === "attribute") {
-        const cols: Record<string, string> = { name: "mv.name", run_id: "mv.run_id", source_path: "mv.source", source: "mv.source", model_id: "mv.model_id", current_stage: "mv.current_stage" };
-        if (c.key === "version_number" || c.key === "version") {
-          const cmp = numericComparison("mv.version", c.op, c.value, c.key);
-          where.push(cmp.sql);
-          params.push(...cmp.params);
-          continue;
-        }
-        const col = cols[c.key];
-        if (!col) throw invalidParameter(`Invalid attribute key '${c.key}' specified. Valid keys are name, version_number, run_id, source_path, model_id`);
-        const cmp = stringComparison(dialect, col, c.op, c.value, c.key);
-        where.push(cmp.sql);
-        params.push(...cmp.params);
-      } else if (c.type === "tags") {
-        const { exists, cmp } = tagComparison(dialect, c);
-        where.push(`${exists} (SELECT 1 FROM model_version_tags t WHERE t.name = mv.name AND t.version = mv.version AND t.key = ? AND ${cmp.sql})`);
-        params.push(c.key, ...cmp.params);
-      } else {
-        throw invalidParameter(`Invalid search expression type '${c.type}'. Model versions can be filtered on attributes and tags.`);
-      }
-    }
-    const cols: Record<string, string> = { name: "mv.name", version_number: "mv.version", creation_timestamp: "mv.creation_time", last_updated_timestamp: "mv.last_updated_time" };
-    const terms = order.map((o) => `${cols[o.key]} ${o.ascending ? "ASC" : "DESC"}`);
-    if (!order.some((o) => o.key === "name")) terms.push("mv.name ASC");
-    if (!order.some((o) => o.key === "version_number")) terms.push("mv.version DESC");
-    return { where: where.join(" AND "), params, order: terms.join(", ") };
+  /** A filter and order_by list as SQL on `mv` (`registry/search-tables.ts`), deleted versions left out. */
+  compileSearch(filter: string | undefined, orderBy: readonly string[] | undefined): SqlQuery {
+    const q = compileModelVersionSearch(filter, orderBy, this.db.dialect);
+    const live = `mv.current_stage <> '${DELETED_STAGE}'`;
+    return { ...q, where: q.where === "1 = 1" ? live : `${live} AND ${q.where}` };
   }
 
   async search(q: SqlQuery, limit: number, offset: number): Promise<ModelVersion[]> {

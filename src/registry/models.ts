@@ -1,6 +1,5 @@
 import { invalidParameter, notFound } from "../errors.js";
 import { decodePageToken, encodePageToken, scopeClause, type ResultScope } from "../paging.js";
-import { parseFilter, parseOrderBy } from "./filter.js";
 import type { LoggedModelStore } from "./logged-models-store.js";
 import type { ModelVersionStore } from "./model-versions-store.js";
 import type { RegisteredModelRecord, RegisteredModelStore } from "./registered-models-store.js";
@@ -159,7 +158,7 @@ export class ModelRegistryService {
 
   async searchRegisteredModels(q: SearchQuery): Promise<{ registered_models: RegisteredModel[]; next_page_token?: string }> {
     const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchModelsDefault, REGISTRY_LIMITS.searchModelsMax);
-    const sql = this.models.compileSearch(parseFilter(q.filter), parseOrderBy(q.orderBy, ["name", "creation_timestamp", "last_updated_timestamp"]));
+    const sql = this.models.compileSearch(q.filter, q.orderBy);
     const offset = offsetOf(q.pageToken);
     const rows = await this.withVersions(await this.models.search(scoped(sql, "rm.name", q.scope), limit + 1, offset));
     const out: { registered_models: RegisteredModel[]; next_page_token?: string } = { registered_models: rows.slice(0, limit) };
@@ -277,7 +276,7 @@ export class ModelRegistryService {
     const limit = validateMaxResults(q.maxResults, REGISTRY_LIMITS.searchVersionsDefault, REGISTRY_LIMITS.searchVersionsMax);
     // With no order_by, MLflow lists the most recently updated versions first.
     const orderBy = q.orderBy && q.orderBy.length > 0 ? q.orderBy : ["last_updated_timestamp DESC"];
-    const sql = this.versions.compileSearch(parseFilter(q.filter), parseOrderBy(orderBy, ["name", "version_number", "creation_timestamp", "last_updated_timestamp"]));
+    const sql = this.versions.compileSearch(q.filter, orderBy);
     const offset = offsetOf(q.pageToken);
     const rows = await this.versions.search(scoped(sql, "mv.name", q.scope), limit + 1, offset);
     const out: { model_versions: ModelVersion[]; next_page_token?: string } = { model_versions: rows.slice(0, limit) };

@@ -1,7 +1,7 @@
-import { alreadyExists, invalidParameter, notFound } from "../errors.js";
-import { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/index.js";
-import type { Clause, OrderTerm } from "./filter.js";
-import { dedupe, groupBy, opt, placeholders, stringComparison, tagComparison, type SqlQuery } from "./sql.js";
+import { alreadyExists, notFound } from "../errors.js";
+import { isUniqueViolation, type SqlDriver, type SqlExecutor } from "../store/index.js";
+import { compileRegisteredModelSearch } from "./search-tables.js";
+import { dedupe, groupBy, opt, placeholders, type SqlQuery } from "./sql.js";
 import type { KeyValue, RegisteredModel } from "../wire/index.js";
 
 export interface RegisteredModelRow {
@@ -125,29 +125,9 @@ export class RegisteredModelStore {
     });
   }
 
-  /** Turns parsed filters and orderings into SQL on `rm`. */
-  compileSearch(clauses: Clause[], order: OrderTerm[]): SqlQuery {
-    const dialect = this.db.dialect;
-    const where: string[] = ["1 = 1"];
-    const params: SqlValue[] = [];
-    for (const c of clauses) {
-      if (c.type === "attribute") {
-        if (c.key !== "name") throw invalidParameter(`Invalid attribute key '${c.key}' specified. Valid keys are '{'name'}'`);
-        const cmp = stringComparison(dialect, "rm.name", c.op, c.value, "name");
-        where.push(cmp.sql);
-        params.push(...cmp.params);
-      } else if (c.type === "tags") {
-        const { exists, cmp } = tagComparison(dialect, c);
-        where.push(`${exists} (SELECT 1 FROM registered_model_tags t WHERE t.name = rm.name AND t.key = ? AND ${cmp.sql})`);
-        params.push(c.key, ...cmp.params);
-      } else {
-        throw invalidParameter(`Invalid search expression type '${c.type}'. Registered models can be filtered on name and tags.`);
-      }
-    }
-    const cols: Record<string, string> = { name: "rm.name", creation_timestamp: "rm.creation_time", last_updated_timestamp: "rm.last_updated_time" };
-    const terms = order.map((o) => `${cols[o.key]} ${o.ascending ? "ASC" : "DESC"}`);
-    if (!order.some((o) => o.key === "name")) terms.push("rm.name ASC");
-    return { where: where.join(" AND "), params, order: terms.join(", ") };
+  /** A filter and order_by list as SQL on `rm` (`registry/search-tables.ts`). */
+  compileSearch(filter: string | undefined, orderBy: readonly string[] | undefined): SqlQuery {
+    return compileRegisteredModelSearch(filter, orderBy, this.db.dialect);
   }
 
   async search(q: SqlQuery, limit: number, offset: number): Promise<RegisteredModelRecord[]> {

@@ -30,10 +30,7 @@ export interface ExperimentSearch {
   scope?: ResultScope;
 }
 
-/**
- * Turns an experiment filter and order_by into SQL. Replaced by the full
- * search-language compiler where it is wired in; see `search.ts`.
- */
+/** Turns an experiment filter and order_by into SQL (`experimentCompiler` in `search-tables.ts`). */
 export type ExperimentQueryCompiler = (filter: string | undefined, orderBy: string[] | undefined) => {
   where: string;
   params: (string | number)[];

@@ -2,7 +2,7 @@ import type { SqlDriver } from "../store/index.js";
 import { ExperimentService } from "./experiments.js";
 import { RunStore } from "./run-store.js";
 import { RunService } from "./runs.js";
-import { experimentCompiler } from "./search.js";
+import { experimentCompiler } from "./search-tables.js";
 import { TrackingStore } from "./store.js";
 import { TraceService } from "./traces/service.js";
 import { TraceStore } from "./traces/store.js";

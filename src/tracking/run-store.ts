@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { SqlDriver, SqlExecutor, SqlValue } from "../store/index.js";
-import type { CompiledRunSearch } from "./search.js";
+import type { CompiledRunSearch } from "./search-tables.js";
 import type {
   Dataset,
   DatasetInput,

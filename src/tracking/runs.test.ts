@@ -400,7 +400,7 @@ describe("runs/search", () => {
       ["params.lr > '0.1'", "comparator '>'"],
       ["metrics.acc > 0.5 or params.lr = '1'", "'OR' is not supported"],
       ["foo.bar = 'x'", "invalid entity type 'foo'"],
-      ["attributes.nope = 'x'", "invalid attribute key 'nope'"],
+      ["attributes.nope = 'x'", "Invalid attribute key 'nope' specified"],
       ["params.lr = 0.1", "quoted string"],
       ["metrics.acc >", "expected a value"],
       ["tags.x = 'unterminated", "unterminated"],

@@ -5,7 +5,7 @@ import type { Dialect } from "../store/index.js";
 import { joinUri } from "./experiments.js";
 import { generateRunName } from "./run-names.js";
 import { runInfo, type RunRow, type RunStore } from "./run-store.js";
-import { compileRunSearch } from "./search.js";
+import { compileRunSearch } from "./search-tables.js";
 import { lifecycleFilter, type TrackingStore } from "./store.js";
 import {
   RUN_STATUSES,

@@ -7,7 +7,7 @@ import type { ExperimentService } from "../experiments.js";
 import { joinUri } from "../experiments.js";
 import type { OtlpExportRequest } from "./otlp.js";
 import { dumps, fromPlain } from "./py-json.js";
-import { compileTraceSearch, TRACE_NAME_TAG } from "./search.js";
+import { compileTraceSearch, TRACE_NAME_TAG } from "./search-table.js";
 import {
   attributeText,
   ingestSpan,

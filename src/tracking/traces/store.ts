@@ -1,6 +1,6 @@
 import type { SqlDriver, SqlExecutor, SqlValue } from "../../store/index.js";
 import type { TraceState, WireAssessment } from "../../wire/index.js";
-import type { CompiledTraceSearch } from "./search.js";
+import type { CompiledTraceSearch } from "./search-table.js";
 import type { SpanRow } from "./spans.js";
 
 /** A trace's info as the service works with it. */

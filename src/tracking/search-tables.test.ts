@@ -2,7 +2,11 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MlflowError } from "../errors.js";
 import { makeTestApp, type TestApp } from "../../test/helpers/app.js";
-import { compileExperimentQuery, compileRunSearch, likeToGlob, parseFilter, parseOrderBy, tokenize } from "./search.js";
+import { likeToGlob, parseFilter as parse, parseOrderBy as parseOrder, tokenize } from "../search/index.js";
+import { compileExperimentQuery, compileRunSearch, RUN_SEARCH } from "./search-tables.js";
+
+const parseFilter = (f: string) => parse(f, RUN_SEARCH.prefixes);
+const parseOrderBy = (o: string) => parseOrder(o, RUN_SEARCH.prefixes);
 
 /** Runs `fn`; passes when it returns or throws an INVALID_PARAMETER_VALUE MlflowError, fails on anything else. */
 function parsesOrRefuses(fn: () => unknown): boolean {
@@ -26,7 +30,7 @@ const filterLike = fc.array(fc.constantFrom(...FRAGMENTS), { maxLength: 12 }).ma
 describe("search language: tokens and clauses", () => {
   it("reads identifiers in every quoting style and entity alias", () => {
     const clauses = parseFilter("metrics.acc > 0.5 and params.lr = '0.1' and tags.\"my tag\" LIKE '%a%' and tags.`b c` != \"d\" and attr.status IN ('FINISHED','RUNNING') and run_name ILIKE 'a%' and metrics.val.loss <= -1e-3");
-    expect(clauses.map((c) => [c.identifier.type, c.identifier.key, c.comparator])).toEqual([
+    expect(clauses.map((c) => [c.identifier.entity, c.identifier.key, c.comparator])).toEqual([
       ["metric", "acc", ">"],
       ["param", "lr", "="],
       ["tag", "my tag", "LIKE"],
@@ -53,8 +57,8 @@ describe("search language: tokens and clauses", () => {
   });
 
   it("parses order_by clauses", () => {
-    expect(parseOrderBy("metrics.`val acc` DESC")).toMatchObject({ identifier: { type: "metric", key: "val acc" }, ascending: false });
-    expect(parseOrderBy("start_time")).toMatchObject({ identifier: { type: "attribute", key: "start_time" }, ascending: true });
+    expect(parseOrderBy("metrics.`val acc` DESC")).toMatchObject({ identifier: { entity: "metric", key: "val acc" }, ascending: false });
+    expect(parseOrderBy("start_time")).toMatchObject({ identifier: { entity: "attribute", key: "start_time" }, ascending: true });
     expect(() => parseOrderBy("metrics.a DESC extra")).toThrow(MlflowError);
   });
 
