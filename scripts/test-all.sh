@@ -117,8 +117,8 @@ else
   pg_uri="$(scripts/pg-start.sh)" || fail "scripts/pg-start.sh could not start PostgreSQL"
   echo "PostgreSQL at $pg_uri"
 
-  step "store contracts and HTTP tests on PostgreSQL (tracking, registry, logged models, webhooks, auth)"
-  MLOOP_TEST_POSTGRES_URL="$pg_uri" run npx vitest run src/store src/tracking src/registry src/auth
+  step "store contracts and HTTP tests on PostgreSQL (tracking, registry, logged models, webhooks, auth, search, hostile input)"
+  MLOOP_TEST_POSTGRES_URL="$pg_uri" run npx vitest run src/store src/tracking src/registry src/auth src/search src/api/hostile.test.ts
 
   step "compat on PostgreSQL: mlflow 3.x (.venv)"
   (cd test/compat && MLOOP_TEST_POSTGRES_URL="$pg_uri" MLOOP_COMPAT_BACKEND_URI="$pg_uri" \

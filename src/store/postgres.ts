@@ -1,5 +1,5 @@
 import pg from "pg";
-import { temporarilyUnavailable } from "../errors.js";
+import { invalidParameter, temporarilyUnavailable } from "../errors.js";
 import type { SqlDriver, SqlExecutor, SqlValue } from "./driver.js";
 
 /**
@@ -150,8 +150,17 @@ function translate(err: unknown): unknown {
     const msg = err instanceof Error && err.message ? err.message : (errorCode(err) ?? "connection lost");
     return temporarilyUnavailable(`The database is temporarily unavailable (${msg}); retry the request.`);
   }
+  // A value PostgreSQL's text cannot hold (a NUL character, \u0000 in a JSON string): the
+  // request's fault, so MLflow's INVALID_PARAMETER_VALUE rather than a 500.
+  const code = errorCode(err);
+  if (code && UNSTORABLE_CODES.has(code)) {
+    return invalidParameter("A request value contains a character the database cannot store (a NUL character, U+0000).");
+  }
   return err;
 }
+
+/** character_not_in_repertoire (NUL in text) and untranslatable_character (\u0000 in jsonb). */
+const UNSTORABLE_CODES = new Set(["22021", "22P05"]);
 
 type Query = (sql: string, params: readonly SqlValue[]) => Promise<pg.QueryResult>;
 
