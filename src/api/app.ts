@@ -7,6 +7,7 @@ import type { DomainDeps } from "./deps.js";
 import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
 import { registerTraces } from "./traces.js";
+import { registerMonitoring } from "./monitoring.js";
 import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
 import { MLFLOW_COMPAT_VERSION, VERSION } from "../version.js";
@@ -155,6 +156,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   const registry = registerRegistry(app, deps, { tracking });
   await registerArtifacts(app, deps, { tracking, registry });
   registerTraces(app, deps, { tracking });
+  registerMonitoring(app, deps, { registry });
   registerWebUi(app, deps);
 
   return app;

@@ -11,6 +11,7 @@ import { registerModelsCommand } from "./models.js";
 import { registerRunCommand } from "./run.js";
 import { registerDataCommand } from "./data.js";
 import { registerServeCommand } from "./serve.js";
+import { registerMonitorCommand } from "./monitor.js";
 import { ApiError } from "../client/index.js";
 import { CliError } from "./errors.js";
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerRunCommand(program);
   registerDataCommand(program);
   registerServeCommand(program);
+  registerMonitorCommand(program);
   return program;
 }
 

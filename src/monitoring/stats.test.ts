@@ -45,9 +45,18 @@ export function normal(r: () => number, mu = 0, sigma = 1): number {
   return mu + sigma * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
-function scipy(cases: unknown[]): Record<string, number & number[]>[] {
+interface Answer {
+  statistic: number;
+  p: number;
+  d: number;
+  std: number;
+  edges: number[];
+  counts: number[];
+}
+
+function scipy(cases: unknown[]): Answer[] {
   const out = execFileSync(PYTHON, [SCRIPT], { input: JSON.stringify(cases), maxBuffer: 256 << 20 });
-  return JSON.parse(out.toString()) as Record<string, number & number[]>[];
+  return JSON.parse(out.toString()) as Answer[];
 }
 
 function sample(r: () => number, n: number, mu: number, sigma: number, round?: number): number[] {
