@@ -95,6 +95,16 @@ function printDrift(r: import("../monitoring/index.js").DriftReport): void {
   for (const i of r.issues) out(paint("yellow", `note: ${i}`));
 }
 
+/** True for a file holding a stored reference profile rather than data. */
+function isProfileFile(file: string): boolean {
+  if (!file.endsWith(".json") || !fs.existsSync(file)) return false;
+  const fd = fs.openSync(file, "r");
+  const head = Buffer.alloc(64);
+  fs.readSync(fd, head, 0, 64, 0);
+  fs.closeSync(fd);
+  return head.toString().includes('"format":"mloop-reference-profile"');
+}
+
 /** Reads a reference: a stored profile (`*.json` of format mloop-reference-profile) or a data file. */
 async function readReference(file: string, f: DriftFlags): Promise<Profile> {
   const m = await monitoring();
@@ -141,8 +151,16 @@ export function registerMonitorCommand(program: Command): void {
   ).action(async (o: DriftFlags & { reference: string; current: string; html?: string; json?: string; failOnDrift?: boolean }) => {
     const m = await monitoring();
     const opts = await driftOptions(o);
-    const reference = await readReference(o.reference, o);
-    const current = m.profileLike(m.readTableFile(o.current), reference);
+    let reference: Profile;
+    let current: Profile;
+    if (isProfileFile(o.reference)) {
+      reference = await readReference(o.reference, o);
+      current = m.profileLike(m.readTableFile(o.current), reference);
+    } else {
+      const cols = list(o.columns);
+      ({ reference, current } = await m.profileFilePair(o.reference, o.current, { kinds: kinds(o), ...(cols.length ? { columns: cols } : {}) }));
+      reference.source = path.resolve(o.reference);
+    }
     const report = m.driftReport(reference, current, opts);
     const doc = m.batchReport(report, { reference: path.resolve(o.reference), current: path.resolve(o.current) });
     if (o.json === "-") printJson(doc);

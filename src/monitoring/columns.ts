@@ -4,7 +4,7 @@
  * values counted in a Map. A column's kind is decided once all rows are in.
  */
 
-const MISSING_TEXT = new Set(["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "none", "<NA>"]);
+export const MISSING_TEXT = new Set(["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "none", "<NA>"]);
 
 export class ColumnBuilder {
   numbers: Float64Array;

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { invalidParameter } from "../errors.js";
-import { ColumnBuilder, tableFromBuilders, tableFromRecords, tableFromSplit, type Table } from "./columns.js";
+import { ColumnBuilder, MISSING_TEXT, tableFromBuilders, tableFromRecords, tableFromSplit, type Table } from "./columns.js";
 
 const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22];
 
@@ -82,105 +82,258 @@ function slowNumber(buf: Buffer, start: number, end: number): number {
   return Number(s.replace(/^([+-]?)inf$/, "$1Infinity").replace(/^[+-]?nan$/i, "NaN"));
 }
 
-/** Reads a CSV file's columns (first line = header). */
+interface Interned {
+  bytes: Buffer;
+  text: string;
+  missing: boolean;
+  count: number;
+}
+
+/**
+ * Reads a CSV file's columns (first line = header) in one pass over the
+ * bytes: the rows are counted first (memchr) so each column is one
+ * preallocated Float64Array; a number is parsed while its field is scanned;
+ * a text value is interned by a hash of its bytes, so a category seen a
+ * million times becomes one string. Quoted fields take the general path.
+ */
 export function readCsv(buf: Buffer, delimiter = 44): Table {
   let pos = 0;
   const len = buf.length;
   if (len >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
-  const header: string[] = [];
-  let builders: ColumnBuilder[] = [];
-  let col = 0;
-  let rows = 0;
-  let inHeader = true;
-  const estRows = Math.max(16, Math.min(1 << 24, Math.floor(len / 32)));
-  const field = (start: number, end: number, quoted: string | undefined) => {
-    if (inHeader) {
-      header.push(quoted ?? buf.toString("utf8", start, end).trim());
-      return;
-    }
-    const b = builders[col];
-    if (!b) throw invalidParameter(`CSV row ${rows + 2} has more fields than the header's ${builders.length}`);
-    if (quoted !== undefined) {
-      b.push(quoted);
-      return;
-    }
-    if (start === end) return b.pushMissing();
-    const x = parseNumber(buf, start, end);
-    if (x === x) b.pushNumber(x);
+  while (pos < len && (buf[pos] === 10 || buf[pos] === 13)) pos++;
+  if (pos >= len) throw invalidParameter("CSV file is empty: it has no header row");
+  let headerEnd = pos;
+  // the header may quote names; find its end outside quotes
+  for (let q = false; headerEnd < len; headerEnd++) {
+    const c = buf[headerEnd];
+    if (c === 34) q = !q;
+    else if (!q && (c === 10 || c === 13)) break;
+  }
+  const header = splitCsvLine(buf.toString("utf8", pos, headerEnd), delimiter).map((h) => h.trim());
+  const seen = new Set<string>();
+  for (const h of header) {
+    if (seen.has(h)) throw invalidParameter(`CSV header names column '${h}' twice`);
+    seen.add(h);
+  }
+  pos = headerEnd;
+  let capacity = 1;
+  for (let i = buf.indexOf(10, pos); i >= 0; i = buf.indexOf(10, i + 1)) capacity++;
+  const ncols = header.length;
+  const builders = header.map((h) => new ColumnBuilder(h, capacity));
+  const nums = builders.map((b) => b.numbers);
+  const missing = new Float64Array(ncols);
+  const numeric = new Float64Array(ncols);
+  const fractional = new Uint8Array(ncols);
+  const dicts = header.map(() => new Map<number, Interned[]>());
+  let row = 0;
+  const slowField = (col: number, start: number, end: number, quoted: string | undefined) => {
+    const b = builders[col]!;
+    b.length = row;
+    if (quoted !== undefined) b.push(quoted);
     else b.push(buf.toString("utf8", start, end));
-  };
-  const endRow = () => {
-    if (inHeader) {
-      inHeader = false;
-      const seen = new Set<string>();
-      for (const h of header) {
-        if (seen.has(h)) throw invalidParameter(`CSV header names column '${h}' twice`);
-        seen.add(h);
-      }
-      builders = header.map((h) => new ColumnBuilder(h, estRows));
-    } else {
-      if (col + 1 < builders.length) {
-        // a short row: the missing fields are missing values
-        for (let c = col + 1; c < builders.length; c++) builders[c]!.pushMissing();
-      }
-      rows++;
-    }
-    col = 0;
+    // b.push wrote numbers[row] and bumped its own counters; fold them into ours
   };
   while (pos < len) {
-    // skip blank lines
-    if (buf[pos] === 10 || buf[pos] === 13) {
+    const c0 = buf[pos];
+    if (c0 === 10 || c0 === 13) {
       pos++;
       continue;
     }
+    if (row >= capacity) throw invalidParameter("CSV rows could not be counted (a quoted field holds line breaks?)");
+    let col = 0;
     for (;;) {
-      let start = pos;
-      let quoted: string | undefined;
-      let end: number;
+      if (col >= ncols) throw invalidParameter(`CSV row ${row + 2} has more fields than the header's ${ncols}`);
+      const start = pos;
       if (buf[pos] === 34) {
+        // quoted: the general path
         const parts: string[] = [];
-        start = ++pos;
+        let s = ++pos;
         for (;;) {
           const q = buf.indexOf(34, pos);
-          if (q < 0) throw invalidParameter(`CSV has an unterminated quoted field in row ${rows + 2}`);
+          if (q < 0) throw invalidParameter(`CSV has an unterminated quoted field in row ${row + 2}`);
           if (buf[q + 1] === 34) {
-            parts.push(buf.toString("utf8", start, q + 1));
-            pos = start = q + 2;
+            parts.push(buf.toString("utf8", s, q + 1));
+            pos = s = q + 2;
             continue;
           }
-          parts.push(buf.toString("utf8", start, q));
+          parts.push(buf.toString("utf8", s, q));
           pos = q + 1;
           break;
         }
-        quoted = parts.join("");
         while (pos < len && buf[pos] !== delimiter && buf[pos] !== 10 && buf[pos] !== 13) pos++;
-        end = pos;
+        slowField(col, start, pos, parts.join(""));
       } else {
-        while (pos < len) {
-          const c = buf[pos];
-          if (c === delimiter || c === 10 || c === 13) break;
-          pos++;
+        // a number, parsed as the field is scanned
+        let p = pos;
+        let neg = false;
+        let c = buf[p];
+        if (c === 45 || c === 43) {
+          neg = c === 45;
+          c = buf[++p];
         }
-        end = pos;
+        let mant = 0;
+        let digits = 0;
+        let scale = 0;
+        let any = false;
+        while (c !== undefined && c >= 48 && c <= 57) {
+          mant = mant * 10 + (c - 48);
+          if (digits > 0 || c !== 48) digits++;
+          any = true;
+          c = buf[++p];
+        }
+        if (c === 46) {
+          c = buf[++p];
+          while (c !== undefined && c >= 48 && c <= 57) {
+            mant = mant * 10 + (c - 48);
+            if (digits > 0 || c !== 48) digits++;
+            scale--;
+            any = true;
+            c = buf[++p];
+          }
+        }
+        let ok = any && digits <= 15;
+        if (ok && (c === 101 || c === 69)) {
+          c = buf[++p];
+          let eneg = false;
+          if (c === 45 || c === 43) {
+            eneg = c === 45;
+            c = buf[++p];
+          }
+          let e = 0;
+          let eany = false;
+          while (c !== undefined && c >= 48 && c <= 57) {
+            e = e * 10 + (c - 48);
+            eany = true;
+            c = buf[++p];
+          }
+          ok = eany;
+          scale += eneg ? -e : e;
+        }
+        if (ok && (c === delimiter || c === 10 || c === 13 || c === undefined) && scale >= -22 && scale <= 22) {
+          const v = scale < 0 ? mant / POW10[-scale]! : scale > 0 ? mant * POW10[scale]! : mant;
+          nums[col]![row] = neg ? -v : v;
+          numeric[col]!++;
+          if (scale < 0 && fractional[col] === 0 && v !== Math.floor(v)) fractional[col] = 1;
+          pos = p;
+        } else {
+          let h = 0x811c9dc5;
+          p = pos;
+          while (p < len) {
+            const b = buf[p]!;
+            if (b === delimiter || b === 10 || b === 13) break;
+            h = Math.imul(h ^ b, 0x01000193);
+            p++;
+          }
+          const end = p;
+          pos = p;
+          if (end === start) {
+            nums[col]![row] = NaN;
+            missing[col]!++;
+          } else {
+            const dict = dicts[col]!;
+            let list = dict.get(h);
+            let hit: Interned | undefined;
+            const flen = end - start;
+            if (list) {
+              for (const e of list) {
+                const eb = e.bytes;
+                if (eb.length !== flen) continue;
+                let k = 0;
+                while (k < flen && eb[k] === buf[start + k]) k++;
+                if (k === flen) {
+                  hit = e;
+                  break;
+                }
+              }
+            }
+            const x = hit ? NaN : parseNumber(buf, start, end);
+            if (x === x && !Number.isFinite(x)) {
+              // ±inf counts as missing, as Evidently drops it
+              nums[col]![row] = NaN;
+              missing[col]!++;
+            } else if (x === x) {
+              // a number the fast path does not take (long mantissa, exponent, spaces)
+              nums[col]![row] = x;
+              numeric[col]!++;
+              if (fractional[col] === 0 && !Number.isInteger(x)) fractional[col] = 1;
+            } else {
+              nums[col]![row] = NaN;
+              if (!hit) {
+                const text = buf.toString("utf8", start, end);
+                hit = { bytes: Buffer.from(buf.subarray(start, end)), text, missing: MISSING_TEXT.has(text.trim()), count: 0 };
+                if (!list) dict.set(h, (list = []));
+                list.push(hit);
+              }
+              if (hit.missing) missing[col]!++;
+              else hit.count++;
+            }
+          }
+        }
       }
-      field(start, end, quoted);
       if (pos < len && buf[pos] === delimiter) {
         pos++;
         col++;
-        if (pos >= len) {
-          field(pos, pos, undefined);
+        if (pos >= len || buf[pos] === 10 || buf[pos] === 13) {
+          // an empty last field
+          if (col >= ncols) throw invalidParameter(`CSV row ${row + 2} has more fields than the header's ${ncols}`);
+          nums[col]![row] = NaN;
+          missing[col]!++;
+          col++;
           break;
         }
         continue;
       }
+      col++;
       break;
     }
-    endRow();
+    // a short row: the missing fields are missing values
+    for (; col < ncols; col++) {
+      nums[col]![row] = NaN;
+      missing[col]!++;
+    }
+    row++;
     if (buf[pos] === 13) pos++;
     if (buf[pos] === 10) pos++;
   }
-  if (inHeader) throw invalidParameter("CSV file is empty: it has no header row");
-  return tableFromBuilders(builders, rows);
+  for (let c = 0; c < ncols; c++) {
+    const b = builders[c]!;
+    for (const list of dicts[c]!.values()) {
+      for (const e of list) {
+        if (e.count === 0) continue;
+        b.text.set(e.text, (b.text.get(e.text) ?? 0) + e.count);
+        b.textRows += e.count;
+      }
+    }
+    b.length = row;
+    b.missing += missing[c]!;
+    b.numericRows += numeric[c]!;
+    if (fractional[c]) b.fractional = true;
+  }
+  return tableFromBuilders(builders, row);
+}
+
+/** One CSV line's fields (the header), quotes undone. */
+function splitCsvLine(line: string, delimiter: number): string[] {
+  const d = String.fromCharCode(delimiter);
+  const out: string[] = [];
+  let cur = "";
+  let q = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (q) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') q = false;
+      else cur += ch;
+    } else if (ch === '"') q = true;
+    else if (ch === d) {
+      out.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  out.push(cur);
+  return out;
 }
 
 /** Reads JSON lines: one record (object) per line. */

@@ -14,3 +14,4 @@ export { batchReport, windowReport, renderHtml, type ReportDocument } from "./re
 export { parseAlertRule, AlertEvaluator, sendAlertWebhook, runAlertCommand, type AlertRule, type AlertEvent, type WebhookTarget } from "./alerts.js";
 export { MonitorMetrics } from "./metrics.js";
 export { ksTwoSample, chiSquareGof, wasserstein, jensenShannon, distOf } from "./stats.js";
+export { profileFilePair } from "./parallel.js";
