@@ -12,7 +12,6 @@ import http from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { invalidParameter } from "../errors.js";
-import { checkWebhookUrl, DELIVERY_ID_HEADER, resolveTarget, SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from "../registry/index.js";
 
 export type AlertOp = ">" | ">=" | "<" | "<=";
 
@@ -112,6 +111,8 @@ export interface WebhookTarget {
 
 /** Sends one event to a webhook, pinned to an address that passed the SSRF check; resolves to the HTTP status. */
 export async function sendAlertWebhook(target: WebhookTarget, event: AlertEvent): Promise<number> {
+  // loaded on the first alert: a batch report never needs the registry
+  const { checkWebhookUrl, DELIVERY_ID_HEADER, resolveTarget, SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } = await import("../registry/index.js");
   const url = checkWebhookUrl(target.url);
   const addrs = await resolveTarget(url, { allowList: target.allowList });
   const body = JSON.stringify({ entity: "monitor_alert", action: event.state, timestamp: event.timestamp_ms, data: event });
