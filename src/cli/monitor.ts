@@ -323,7 +323,7 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
     predictionColumn: String(o.predictionColumn ?? "prediction"),
     alerts,
   });
-  const metrics = new m.MonitorMetrics();
+  const metrics = await m.MonitorMetrics.create();
   const useTracking = o.tracking !== false && cfg.trackingUri !== undefined;
   const client = useTracking ? new MloopClient({ trackingUri: cfg.trackingUri, maxRetries: 3 }) : undefined;
   const runId = client ? await monitoringRun(client, cfg.experiment, model) : undefined;
@@ -366,9 +366,9 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
       );
   };
 
-  const safePoll = (): WindowResult[] => {
+  const safePoll = async (): Promise<WindowResult[]> => {
     try {
-      return mon.poll();
+      return await mon.poll();
     } catch (err) {
       // bad input in the log never stops the monitor: say so and go on
       process.stderr.write(`mloop: monitor: ${(err as Error).message}\n`);
@@ -377,7 +377,7 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
   };
 
   if (o.once) {
-    for (const w of safePoll()) await handle(w);
+    for (const w of await safePoll()) await handle(w);
     const last = mon.flush();
     if (last) await handle(last);
     return;
@@ -395,7 +395,7 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   while (!stopping) {
-    for (const w of safePoll()) await handle(w);
+    for (const w of await safePoll()) await handle(w);
     await new Promise((r) => setTimeout(r, cfg.intervalMs));
   }
   await app?.close();

@@ -3,11 +3,11 @@
  * the last finished window's drift, performance and operations per model,
  * windows finished and alerts fired.
  */
-import { Counter, Gauge, Registry } from "prom-client";
+import type { Counter, Gauge, Registry } from "prom-client";
 import type { WindowResult } from "./monitor.js";
 
 export class MonitorMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly windows: Counter<"model">;
   private readonly alerts: Counter<"model" | "rule" | "state">;
   private readonly driftShare: Gauge<"model">;
@@ -22,7 +22,14 @@ export class MonitorMetrics {
   private readonly requestRate: Gauge<"model">;
   private readonly latency: Gauge<"model" | "version" | "quantile">;
 
-  constructor() {
+  /** Loads prom-client (only a running monitor needs it) and registers the metrics. */
+  static async create(): Promise<MonitorMetrics> {
+    return new MonitorMetrics(await import("prom-client"));
+  }
+
+  private constructor(prom: typeof import("prom-client")) {
+    const { Counter, Gauge, Registry } = prom;
+    this.registry = new Registry();
     const registers = [this.registry];
     this.windows = new Counter({ name: "mloop_monitor_windows_total", help: "Monitoring windows finished", labelNames: ["model"], registers });
     this.alerts = new Counter({ name: "mloop_monitor_alerts_total", help: "Alert events by rule and state (fired, resolved)", labelNames: ["model", "rule", "state"], registers });

@@ -8,7 +8,6 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { SegmentLog } from "../serving/index.js";
 import { invalidParameter } from "../errors.js";
 import { AlertEvaluator, type AlertEvent, type AlertRule } from "./alerts.js";
 import { ColumnBuilder, tableFromBuilders } from "./columns.js";
@@ -81,6 +80,9 @@ interface MonitorState {
   prediction_reference?: { kind: "numerical" | "categorical"; values: (string | number)[]; counts: number[] } | null;
 }
 
+/** Lists a log folder's segment files of one prefix, oldest first (serving's `SegmentLog.segments`). */
+type SegmentLister = (dir: string, prefix: string) => string[];
+
 /** Reads the lines a log prefix gained since a position, one segment after another; a line without its newline yet waits. */
 export class LogTail {
   constructor(
@@ -89,8 +91,8 @@ export class LogTail {
     public position: Position | null = null,
   ) {}
 
-  *read(): Generator<{ record: Record<string, unknown>; position: Position }> {
-    const files = SegmentLog.segments(this.dir, this.prefix).map((f) => path.basename(f));
+  *read(segments: SegmentLister): Generator<{ record: Record<string, unknown>; position: Position }> {
+    const files = segments(this.dir, this.prefix).map((f) => path.basename(f));
     let start = 0;
     if (this.position) {
       const i = files.indexOf(this.position.segment);
@@ -214,12 +216,15 @@ export class Monitor {
   }
 
   /** Reads what the log gained and returns the windows that finished. */
-  poll(): WindowResult[] {
-    for (const { record } of this.feedback.read()) {
+  async poll(): Promise<WindowResult[]> {
+    // the log's naming is serving's; its door is loaded on the first poll, so a batch report never loads it
+    const { SegmentLog } = await import("../serving/index.js");
+    const segments: SegmentLister = (dir, prefix) => SegmentLog.segments(dir, prefix);
+    for (const { record } of this.feedback.read(segments)) {
       if (typeof record.request_id === "string") this.labels.set(record.request_id, { label: record.label, ts: Number(record.timestamp_ms) || this.now() });
     }
     const done: WindowResult[] = [];
-    for (const { record, position } of this.tail.read()) {
+    for (const { record, position } of this.tail.read(segments)) {
       if (record.role === "shadow" && !this.opts.includeShadow) {
         if (this.open) this.open.lastPosition = position;
         else this.savePosition(position);

@@ -206,7 +206,7 @@ describe("a monitor survives bad input", () => {
   const line = (id: string, ts: number, columns: string[], data: unknown[][], status = 200) =>
     JSON.stringify({ request_id: id, timestamp_ms: ts, model: "m", version: "1", role: "champion", status, latency_ms: 1.5, inputs: { columns, data }, predictions: data.map(() => 1) });
 
-  it("reports a reference column the model lacks, a non-numeric value, an empty window and a torn line; never a NaN", () => {
+  it("reports a reference column the model lacks, a non-numeric value, an empty window and a torn line; never a NaN", async () => {
     const log = path.join(dir, "log");
     fs.mkdirSync(log);
     const reference = buildProfile(tableFromSplit(["x", "extra", "c"], Array.from({ length: 50 }, (_, i) => [i / 10, i % 7, ["a", "b", "c"][i % 3]])));
@@ -219,7 +219,7 @@ describe("a monitor survives bad input", () => {
     ];
     fs.writeFileSync(path.join(log, "predictions-1-1-0.jsonl"), lines.join("\n") + "\n" + '{"request_id": "torn", "timest');
     const mon = new Monitor({ logDir: log, reference, window: { minutes: 1 }, model: "m", now: () => 10 * 60_000 });
-    const windows = mon.poll();
+    const windows = await mon.poll();
     expect(windows.map((w) => w.seq)).toEqual([1, 2, 3]);
     const [w1, empty, w3] = windows;
     const x = w1!.drift.columns.find((c) => c.column === "x")!;
@@ -236,7 +236,7 @@ describe("a monitor survives bad input", () => {
     for (const w of windows) for (const v of Object.values(w.values)) expect(Number.isFinite(v)).toBe(true);
     // a restart resumes after the last finished window: nothing is read twice
     const again = new Monitor({ logDir: log, reference, window: { minutes: 1 }, model: "m", now: () => 10 * 60_000 });
-    expect(again.poll()).toEqual([]);
+    expect(await again.poll()).toEqual([]);
     expect(again.windowsDone).toBe(3);
   });
 
@@ -246,8 +246,8 @@ describe("a monitor survives bad input", () => {
     const reference = buildProfile(tableFromSplit(["x"], Array.from({ length: 40 }, (_, i) => [i])));
     fs.writeFileSync(path.join(log, "predictions-1-1-0.jsonl"), Array.from({ length: 10 }, (_, i) => line(`q${i}`, 1000 + i, ["x"], [[i + 100], [i + 200]])).join("\n") + "\n");
     const mon = new Monitor({ logDir: log, reference, window: { rows: 10 }, model: "m", alerts: [parseAlertRule("drift_share>=0.5")] });
-    const metrics = new MonitorMetrics();
-    for (const w of mon.poll()) metrics.observe("m", w);
+    const metrics = await MonitorMetrics.create();
+    for (const w of await mon.poll()) metrics.observe("m", w);
     const app = buildMonitorApp({ monitor: mon, metrics, model: "m", startedAt: 0 });
     const status = (await app.inject({ method: "GET", url: "/status" })).json();
     expect(status).toMatchObject({ model: "m", windows: 2, firing_alerts: ["drift_share>=0.5"] });

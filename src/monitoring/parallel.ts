@@ -35,7 +35,9 @@ function fail(m: Message): Error {
  * ```
  */
 export async function profileFilePair(referenceFile: string, currentFile: string, opts: ProfileOptions = {}): Promise<{ reference: Profile; current: Profile }> {
-  if (!fs.existsSync(WORKER) || !referenceFile || !currentFile) {
+  // two threads pay for themselves past a few tens of MB; below that a worker's start-up costs more than it saves
+  const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
+  if (!fs.existsSync(WORKER) || size(referenceFile) + size(currentFile) < 32 << 20) {
     const reference = buildProfile(readTableFile(referenceFile), opts);
     return { reference, current: profileLike(readTableFile(currentFile), reference) };
   }

@@ -7,7 +7,7 @@
  */
 import { invalidParameter } from "../errors.js";
 import type { ColumnBuilder, Table } from "./columns.js";
-import { distMean, distOf, distStd, foldSorted, type Dist } from "./stats.js";
+import { distMean, distOf, distStd, foldSorted, type Dist } from "./dist.js";
 
 export type ColumnKind = "numerical" | "categorical";
 
