@@ -107,7 +107,7 @@ export function renderHtml(doc: ReportDocument, title = "mloop monitoring report
   const pred = doc.prediction_drift ? `<h2>Prediction drift</h2><table>${HEAD}${columnRow(doc.prediction_drift)}</table>` : "";
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
 <style>body{font:14px system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}
-.bad{color:#fff;background:#d9534f;padding:1px 6px;border-radius:3px}.ok{color:#fff;background:#5cb85c;padding:1px 6px;border-radius:3px}.na{color:#fff;background:#999;padding:1px 6px;border-radius:3px}
+.bad,.ok,.na{color:#fff;padding:1px 6px;border-radius:3px;white-space:nowrap}.bad{background:#d9534f}.ok{background:#5cb85c}.na{background:#999}
 .legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;vertical-align:middle}</style></head><body>
 <h1>${esc(title)}</h1>
 <p>Generated ${esc(doc.generated_at)}${doc.model ? ` for <b>${esc(doc.model)}</b>` : ""}${doc.window ? `, window ${doc.window.seq} (${new Date(doc.window.start_ms).toISOString()} – ${new Date(doc.window.end_ms).toISOString()})` : ""}.
