@@ -177,7 +177,11 @@ export function registerMonitorCommand(program: Command): void {
       .command("profile")
       .description("Compute a model version's reference profile from a data file and store it as the version's artifact (monitoring/reference-profile.json)")
       .argument("[model-uri]", "models:/NAME/VERSION or models:/NAME@ALIAS")
-      .requiredOption("--reference <file>", "the reference data (the training set): CSV, TSV, JSON lines, JSON")
+      .option("--reference <file>", "the reference data (the training set): CSV, TSV, JSON lines, JSON")
+      .option("--from-run-dataset [name]", "the dataset the version's training run logged (mlflow.log_input; a local file source), by name or the one with context 'training'")
+      .option("--from-log <dir>", "a time range of a prediction log folder (with --since/--until)")
+      .option("--since <time>", "with --from-log: first request time (ISO 8601 or Unix ms)")
+      .option("--until <time>", "with --from-log: end of the range (exclusive)")
       .option("--output <file>", "also (or, without MODEL_URI, only) write the profile to this file")
       .option("--numerical <cols>", "comma-separated columns to treat as numerical")
       .option("--categorical <cols>", "comma-separated columns to treat as categorical")
@@ -187,13 +191,37 @@ export function registerMonitorCommand(program: Command): void {
       .option("--json", "print the stored profile's summary as JSON"),
     "mloop monitor profile models:/iris/3 --reference train.csv",
     "mloop monitor profile --reference train.csv --output ref-profile.json",
-  ).action(async (uri: string | undefined, o: DriftFlags & { reference: string; output?: string; maxDistinct: string; trackingUri?: string; json?: boolean }) => {
+    "mloop monitor profile models:/iris/3 --from-run-dataset",
+    "mloop monitor profile models:/iris/3 --from-log ./mloop-predictions --since 2026-11-01 --until 2026-11-08",
+  ).action(async (uri: string | undefined, o: DriftFlags & { reference?: string; fromRunDataset?: string | boolean; fromLog?: string; since?: string; until?: string; output?: string; maxDistinct: string; trackingUri?: string; json?: boolean }) => {
     const m = await monitoring();
     const cols = list(o.columns);
     const maxDistinct = Number(o.maxDistinct);
     if (!Number.isInteger(maxDistinct) || maxDistinct < 100) throw new CliError("--max-distinct must be an integer of at least 100");
-    const profile = m.buildProfile(m.readTableFile(o.reference), { kinds: kinds(o), maxDistinct, ...(cols.length ? { columns: cols } : {}) });
-    profile.source = path.resolve(o.reference);
+    const sources = [o.reference, o.fromRunDataset, o.fromLog].filter((x) => x !== undefined).length;
+    if (sources !== 1) throw new CliError("give exactly one reference: --reference FILE, --from-run-dataset [NAME] or --from-log DIR");
+    let table: import("../monitoring/index.js").Table;
+    let source: string;
+    if (o.reference) {
+      table = m.readTableFile(o.reference);
+      source = path.resolve(o.reference);
+    } else if (o.fromLog) {
+      const time = (v: string | undefined, what: string) => {
+        if (v === undefined) return undefined;
+        const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+        if (!Number.isFinite(t)) throw new CliError(`${what} must be an ISO 8601 time or Unix milliseconds, got '${v}'`);
+        return t;
+      };
+      const range = { since: time(o.since, "--since"), until: time(o.until, "--until") };
+      table = await m.tableFromPredictionLog(path.resolve(o.fromLog), range);
+      if (table.rows === 0) throw new CliError(`no answered requests with a table input in ${o.fromLog} in that range`);
+      source = `${path.resolve(o.fromLog)} [${o.since ?? "start"}, ${o.until ?? "end"})`;
+    } else {
+      if (!uri) throw new CliError("--from-run-dataset needs MODEL_URI (its version's training run)");
+      ({ table, source } = await runDataset(o.trackingUri, uri, typeof o.fromRunDataset === "string" ? o.fromRunDataset : undefined));
+    }
+    const profile = m.buildProfile(table, { kinds: kinds(o), maxDistinct, ...(cols.length ? { columns: cols } : {}) });
+    profile.source = source;
     const text = m.serializeProfile(profile);
     if (o.output) fs.writeFileSync(o.output, text);
     if (!uri) {
@@ -282,6 +310,33 @@ export function registerMonitorCommand(program: Command): void {
       for (const i of s.last_window.issues) out(paint("yellow", `note: ${i}`));
     }
   });
+}
+
+/** The training data a model version's run logged with `mlflow.log_input`, when its source is a file this machine can read. */
+async function runDataset(trackingUri: string | undefined, uri: string, name: string | undefined): Promise<{ table: import("../monitoring/index.js").Table; source: string }> {
+  const m = await monitoring();
+  const { name: model, version } = await resolveVersion(trackingUri, uri);
+  const registry = new RegistryClient({ trackingUri: trackingUri ?? resolveTrackingUri(undefined) ?? "http://127.0.0.1:5000" });
+  const mv = await registry.getModelVersion(model, version);
+  const runId = (mv as { run_id?: string }).run_id;
+  if (!runId) throw new CliError(`${model} version ${version} has no run, so no logged dataset: use --reference FILE`);
+  const run = await new MloopClient({ trackingUri: resolveTrackingUri(trackingUri) }).getRun(runId);
+  const inputs = run.inputs?.dataset_inputs ?? [];
+  const context = (d: (typeof inputs)[number]) => d.tags?.find((t) => t.key === "mlflow.data.context")?.value;
+  const pick = name ? inputs.find((d) => d.dataset.name === name) : (inputs.find((d) => context(d) === "training") ?? inputs[0]);
+  if (!pick) throw new CliError(`run ${runId} logged no dataset${name ? ` named '${name}'` : ""} (mlflow.log_input): use --reference FILE`);
+  let src: { uri?: string; url?: string; path?: string } = {};
+  try {
+    src = JSON.parse(pick.dataset.source) as typeof src;
+  } catch {
+    src = { uri: pick.dataset.source };
+  }
+  const where = src.uri ?? src.path ?? src.url ?? "";
+  const file = where.startsWith("file://") ? new URL(where).pathname : where;
+  if (!file.startsWith("/") || !fs.existsSync(file)) {
+    throw new CliError(`dataset '${pick.dataset.name}' of run ${runId} has source '${where || pick.dataset.source}' (${pick.dataset.source_type}), not a file on this machine: use --reference FILE`);
+  }
+  return { table: m.readTableFile(file), source: `${file} (dataset '${pick.dataset.name}' of run ${runId})` };
 }
 
 /** The monitoring run of a deployment: found by its tag, created on first use. */

@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { invalidParameter } from "../errors.js";
 import { AlertEvaluator, type AlertEvent, type AlertRule } from "./alerts.js";
-import { ColumnBuilder, tableFromBuilders } from "./columns.js";
+import { ColumnBuilder, tableFromBuilders, type Table } from "./columns.js";
 import { columnDrift, driftReport, type ColumnDrift, type DriftOptions, type DriftReport } from "./drift.js";
 import { labelRows, performanceReport, predictionRows, type JoinedRow, type PerformanceReport, type PredictedRow, type TaskType } from "./performance.js";
 import { profileColumn, profileLike, type ColumnProfile, type Profile } from "./profile.js";
@@ -423,4 +423,41 @@ function restorePredictionReference(s: MonitorState["prediction_reference"]): Co
     for (let k = 0; k < s.counts[i]!; k++) b.push(v);
   });
   return profileColumn(b, s.kind);
+}
+
+/**
+ * The input rows (and, as column `prediction`, the predicted labels) of the
+ * answered requests a prediction log folder holds in `[since, until)`: a
+ * reference taken from the log itself, e.g. the first week after a release.
+ */
+export async function tableFromPredictionLog(dir: string, range: { since?: number | undefined; until?: number | undefined } = {}): Promise<Table> {
+  const { readSegmentLog } = await import("../serving/index.js");
+  const builders = new Map<string, ColumnBuilder>();
+  const prediction = new ColumnBuilder("prediction");
+  let rows = 0;
+  for (const r of readSegmentLog(dir, "predictions")) {
+    const ts = Number(r.timestamp_ms);
+    if (r.status !== 200 || r.role === "shadow") continue;
+    if ((range.since !== undefined && ts < range.since) || (range.until !== undefined && ts >= range.until)) continue;
+    const inputs = r.inputs as { columns?: unknown; data?: unknown } | null;
+    if (!inputs || !Array.isArray(inputs.columns) || !Array.isArray(inputs.data)) continue;
+    const cols = inputs.columns as string[];
+    for (const c of cols) {
+      if (!builders.has(c)) {
+        const b = new ColumnBuilder(c);
+        for (let i = 0; i < rows; i++) b.pushMissing();
+        builders.set(c, b);
+      }
+    }
+    const idx = cols.map((c) => builders.get(c)!);
+    const absent = [...builders.values()].filter((b) => !idx.includes(b));
+    for (const row of inputs.data as unknown[][]) {
+      idx.forEach((b, i) => b.push(Array.isArray(row) ? row[i] : undefined));
+      for (const b of absent) b.pushMissing();
+    }
+    const preds = predictionRows(r.predictions);
+    for (let i = 0; i < (inputs.data as unknown[]).length; i++) prediction.push(preds[i]?.label ?? null);
+    rows += (inputs.data as unknown[]).length;
+  }
+  return tableFromBuilders(rows ? [...builders.values(), prediction] : [...builders.values()], rows);
 }

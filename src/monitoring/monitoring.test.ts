@@ -47,6 +47,7 @@ describe("monitoring a served model end to end", () => {
   let hook: http.Server;
   let hookUrl: string;
   const deliveries: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+  let runId: string;
   const r = rng(42);
   const reference = rows(r, 300);
 
@@ -83,7 +84,7 @@ describe("monitoring a served model end to end", () => {
 
     // a registered model version whose files live in a run's artifacts
     const run = await server.call("POST", "runs/create", { experiment_id: "0" });
-    const runId = run.body.run.info.run_id as string;
+    runId = run.body.run.info.run_id as string;
     expect((await server.call("POST", "registered-models/create", { name: "iris" })).status).toBe(200);
     expect((await server.call("POST", "model-versions/create", { name: "iris", source: `runs:/${runId}/model`, run_id: runId })).status).toBe(200);
   }, 60_000);
@@ -125,6 +126,16 @@ describe("monitoring a served model end to end", () => {
     expect(got.body.profile.format).toBe("mloop-reference-profile");
     const missing = await server.call("GET", "/api/2.0/mloop/monitoring/profiles/get?name=iris&version=7");
     expect(missing.status).toBe(404);
+
+    // the training dataset the run logged (mlflow.log_input with a local file source)
+    const logged = await server.call("POST", "runs/log-inputs", {
+      run_id: runId,
+      datasets: [{ dataset: { name: "iris-train", digest: "d1", source_type: "local", source: JSON.stringify({ uri: csv }) }, tags: [{ key: "mlflow.data.context", value: "training" }] }],
+    });
+    expect(logged.status).toBe(200);
+    const fromRun = await runCli("monitor", "profile", "models:/iris/1", "--from-run-dataset", "--tracking-uri", server.uri, "--output", path.join(dir, "from-run.json"));
+    expect(fromRun.stderr).toBe("");
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "from-run.json"), "utf8")).source).toMatch(/dataset 'iris-train' of run/);
   });
 
   it("drift crosses the threshold in the first window after the shift, accuracy drops, the webhook fires once", async () => {
@@ -143,6 +154,8 @@ describe("monitoring a served model end to end", () => {
       expect(w.alerts).toEqual([]);
     }
     // then two shifted windows, half the labels disagreeing: the monitor resumes at window 4
+    const w2Start = Date.now();
+    await new Promise((ok) => setTimeout(ok, 5));
     await traffic(rows(r, 400, 1.5), 0.5);
     const second = await runCli(...args, ...alerts);
     expect(second.stderr).toBe("");
@@ -154,6 +167,14 @@ describe("monitoring a served model end to end", () => {
     expect(w2[0]!.alerts.map((a) => `${a.rule} ${a.state}`).sort()).toEqual(["accuracy<0.8,clear=0.9 fired", "drift_share>=0.5 fired"]);
     expect(w2[1]!.alerts).toEqual([]); // still breached: no second alert for the same crossing
     expect(w2[0]!.values.prediction_drift).toBe(1);
+
+    // a reference taken from the log itself: the first three windows' requests, predictions included
+    const first600 = path.join(dir, "from-log.json");
+    const fromLog = await runCli("monitor", "profile", "--from-log", logDir, "--until", String(w2Start), "--output", first600);
+    expect(fromLog.stderr).toBe("");
+    const logProfile = JSON.parse(fs.readFileSync(first600, "utf8"));
+    expect(logProfile.rows).toBe(600);
+    expect(Object.keys(logProfile.columns)).toEqual([...COLUMNS, "prediction"]);
 
     // the webhook got exactly the two events, signed as the registry signs
     expect(deliveries).toHaveLength(2);
