@@ -389,7 +389,8 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
     metrics.observe(model, w);
     if (client && runId) {
       const ts = Date.now();
-      const list = Object.entries(w.values).map(([key, value]) => ({ key: m.metricKey(key), value, timestamp: ts, step: w.seq }));
+      const values = { ...w.values, alerts_fired: w.alerts.filter((a) => a.state === "fired").length };
+      const list = Object.entries(values).map(([key, value]) => ({ key: m.metricKey(key), value, timestamp: ts, step: w.seq }));
       try {
         await client.logBatch(runId, { metrics: list });
       } catch (err) {
