@@ -42,32 +42,39 @@ export function sortFloat64(a: Float64Array): void {
     return;
   }
   const u = new Uint32Array(a.buffer, a.byteOffset, n * 2);
+  // one pass: make the keys order-preserving and count all four digits
+  const count = new Uint32Array(4 * 65536);
   for (let i = 0; i < n; i++) {
-    const hi = u[2 * i + 1]!;
+    let lo = u[2 * i]!;
+    let hi = u[2 * i + 1]!;
     if (hi & 0x80000000) {
-      u[2 * i + 1] = ~hi;
-      u[2 * i] = ~u[2 * i]!;
-    } else u[2 * i + 1] = hi | 0x80000000;
+      hi = ~hi >>> 0;
+      lo = ~lo >>> 0;
+      u[2 * i] = lo;
+    } else hi = (hi | 0x80000000) >>> 0;
+    u[2 * i + 1] = hi;
+    count[lo & 0xffff]!++;
+    count[65536 + (lo >>> 16)]!++;
+    count[131072 + (hi & 0xffff)]!++;
+    count[196608 + (hi >>> 16)]!++;
   }
   let src: Uint32Array = u;
   let dst: Uint32Array = new Uint32Array(n * 2);
-  const count = new Uint32Array(65536);
   for (let pass = 0; pass < 4; pass++) {
     const word = pass >> 1;
     const shift = (pass & 1) * 16;
-    count.fill(0);
-    for (let i = 0; i < n; i++) count[(src[2 * i + word]! >>> shift) & 0xffff]!++;
-    if (count[(src[word]! >>> shift) & 0xffff] === n) continue;
+    const base = pass * 65536;
+    if (count[base + ((src[word]! >>> shift) & 0xffff)] === n) continue; // every key has this digit
     let sum = 0;
     for (let d = 0; d < 65536; d++) {
-      const c = count[d]!;
-      count[d] = sum;
+      const c = count[base + d]!;
+      count[base + d] = sum;
       sum += c;
     }
     for (let i = 0; i < n; i++) {
       const lo = src[2 * i]!;
       const hi = src[2 * i + 1]!;
-      const j = count[((word ? hi : lo) >>> shift) & 0xffff]!++;
+      const j = count[base + (((word ? hi : lo) >>> shift) & 0xffff)]!++;
       dst[2 * j] = lo;
       dst[2 * j + 1] = hi;
     }

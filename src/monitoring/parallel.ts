@@ -17,7 +17,6 @@ interface Message {
   type: "kinds" | "profile" | "ready" | "error";
   kinds?: Record<string, ColumnKind>;
   profile?: Profile;
-  extra?: string[];
   message?: string;
   code?: string;
 }

@@ -40,8 +40,7 @@ try {
         if (b) columns.set(name, profileColumn(b, kind));
       }
       const profile: Profile = { rows: table.rows, columns, createdAt: Date.now() };
-      const extra = table.columns.filter((c) => !(c in msg.kinds));
-      port.postMessage({ type: "profile", profile, extra }, transferables(profile));
+      port.postMessage({ type: "profile", profile }, transferables(profile));
     });
     port.postMessage({ type: "ready" });
   }
