@@ -113,7 +113,7 @@ async function readReference(file: string, f: DriftFlags): Promise<Profile> {
     if (text.includes(`"format":"${m.PROFILE_FORMAT}"`)) return m.parseProfile(text);
   }
   const cols = list(f.columns);
-  const profile = m.buildProfile(m.readTableFile(file), { kinds: kinds(f), ...(cols.length ? { columns: cols } : {}) });
+  const profile = m.buildProfile(await m.readTable(file), { kinds: kinds(f), ...(cols.length ? { columns: cols } : {}) });
   profile.source = path.resolve(file);
   return profile;
 }
@@ -139,7 +139,7 @@ export function registerMonitorCommand(program: Command): void {
     withDriftOptions(
       monitor
         .command("report")
-        .description("A batch drift report of current data against reference data (CSV, TSV, JSON lines, JSON), without a server")
+        .description("A batch drift report of current data against reference data (CSV, TSV, JSON lines, JSON, Parquet), without a server")
         .requiredOption("--reference <file>", "reference data, or a reference profile (.json)")
         .requiredOption("--current <file>", "current data")
         .option("--html <file>", "write the self-contained HTML report here")
@@ -155,7 +155,7 @@ export function registerMonitorCommand(program: Command): void {
     let current: Profile;
     if (isProfileFile(o.reference)) {
       reference = await readReference(o.reference, o);
-      current = m.profileLike(m.readTableFile(o.current), reference);
+      current = m.profileLike(await m.readTable(o.current), reference);
     } else {
       const cols = list(o.columns);
       ({ reference, current } = await m.profileFilePair(o.reference, o.current, { kinds: kinds(o), ...(cols.length ? { columns: cols } : {}) }));
@@ -177,7 +177,7 @@ export function registerMonitorCommand(program: Command): void {
       .command("profile")
       .description("Compute a model version's reference profile from a data file and store it as the version's artifact (monitoring/reference-profile.json)")
       .argument("[model-uri]", "models:/NAME/VERSION or models:/NAME@ALIAS")
-      .option("--reference <file>", "the reference data (the training set): CSV, TSV, JSON lines, JSON")
+      .option("--reference <file>", "the reference data (the training set): CSV, TSV, JSON lines, JSON, Parquet")
       .option("--from-run-dataset [name]", "the dataset the version's training run logged (mlflow.log_input; a local file source), by name or the one with context 'training'")
       .option("--from-log <dir>", "a time range of a prediction log folder (with --since/--until)")
       .option("--since <time>", "with --from-log: first request time (ISO 8601 or Unix ms)")
@@ -203,7 +203,7 @@ export function registerMonitorCommand(program: Command): void {
     let table: import("../monitoring/index.js").Table;
     let source: string;
     if (o.reference) {
-      table = m.readTableFile(o.reference);
+      table = await m.readTable(o.reference);
       source = path.resolve(o.reference);
     } else if (o.fromLog) {
       const time = (v: string | undefined, what: string) => {
@@ -336,7 +336,7 @@ async function runDataset(trackingUri: string | undefined, uri: string, name: st
   if (!file.startsWith("/") || !fs.existsSync(file)) {
     throw new CliError(`dataset '${pick.dataset.name}' of run ${runId} has source '${where || pick.dataset.source}' (${pick.dataset.source_type}), not a file on this machine: use --reference FILE`);
   }
-  return { table: m.readTableFile(file), source: `${file} (dataset '${pick.dataset.name}' of run ${runId})` };
+  return { table: await m.readTable(file), source: `${file} (dataset '${pick.dataset.name}' of run ${runId})` };
 }
 
 /** The monitoring run of a deployment: found by its tag, created on first use. */

@@ -1,5 +1,9 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readCsv } from "./files.js";
+import { readCsv, readTable } from "./files.js";
 import { buildProfile } from "./profile.js";
 import { sortFloat64 } from "./stats.js";
 import { normal, rng } from "./testdata/random.js";
@@ -41,6 +45,40 @@ describe("the CSV reader", () => {
       ["float", "numerical"],
       ["text", "categorical"],
     ]);
+  });
+});
+
+const PYTHON = path.resolve(import.meta.dirname, "../../.venv/bin/python");
+
+describe.skipIf(!fs.existsSync(PYTHON))("Parquet (written by pyarrow from the compat venv)", () => {
+  it("reads floats, int64, text, booleans and nulls across row groups", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mloop-parquet-"));
+    const file = path.join(dir, "t.parquet");
+    const script = `
+import pyarrow as pa, pyarrow.parquet as pq, sys
+n = 2500
+t = pa.table({
+  "x": pa.array([i / 4 if i % 10 else None for i in range(n)], pa.float64()),
+  "k": pa.array([i * 3 for i in range(n)], pa.int64()),
+  "c": pa.array([["red", "green", None][i % 3] for i in range(n)], pa.string()),
+  "b": pa.array([i % 2 == 0 for i in range(n)], pa.bool_()),
+})
+pq.write_table(t, sys.argv[1], row_group_size=1000)
+`;
+    execFileSync(PYTHON, ["-c", script, file]);
+    const t = await readTable(file);
+    expect(t.columns).toEqual(["x", "k", "c", "b"]);
+    expect(t.rows).toBe(2500);
+    const x = t.data[0]!.values();
+    expect(x[1]).toBe(0.25);
+    expect(Number.isNaN(x[10]!)).toBe(true);
+    expect(t.data[0]!.missing).toBe(250);
+    expect(t.data[1]!.values()[2499]).toBe(7497);
+    expect(Object.fromEntries(t.data[2]!.text)).toEqual({ red: 834, green: 833 });
+    expect(t.data[2]!.missing).toBe(833);
+    expect(Object.fromEntries(t.data[3]!.text)).toEqual({ True: 1250, False: 1250 });
+    fs.rmSync(dir, { recursive: true, force: true });
+    await expect(readTable(path.join(dir, "missing.parquet"))).rejects.toThrow(/No such file/);
   });
 });
 

@@ -5,7 +5,7 @@
  * reports (JSON, HTML), alerts and Prometheus metrics. See docs/monitoring.md.
  */
 export { ColumnBuilder, tableFromRecords, tableFromSplit, type Table } from "./columns.js";
-export { readTableFile, readCsv, tableFromJson } from "./files.js";
+export { readTable, readTableFile, readCsv, tableFromJson } from "./files.js";
 export { buildProfile, profileLike, serializeProfile, parseProfile, inferKind, PROFILE_FORMAT, type Profile, type ColumnProfile, type ColumnKind, type ProfileOptions } from "./profile.js";
 export { driftReport, columnDrift, defaultMethod, DRIFT_METHODS, type DriftMethod, type DriftOptions, type DriftReport, type ColumnDrift } from "./drift.js";
 export { performanceReport, predictionRows, labelRows, type PerformanceReport, type TaskType } from "./performance.js";

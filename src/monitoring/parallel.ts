@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { MlflowError } from "../errors.js";
-import { readTableFile } from "./files.js";
+import { readTable } from "./files.js";
 import { buildProfile, profileLike, type ColumnKind, type Profile, type ProfileOptions } from "./profile.js";
 
 const WORKER = fileURLToPath(new URL("./profile-worker.js", import.meta.url));
@@ -36,9 +36,10 @@ function fail(m: Message): Error {
 export async function profileFilePair(referenceFile: string, currentFile: string, opts: ProfileOptions = {}): Promise<{ reference: Profile; current: Profile }> {
   // two threads pay for themselves past a few tens of MB; below that a worker's start-up costs more than it saves
   const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
-  if (!fs.existsSync(WORKER) || size(referenceFile) + size(currentFile) < 32 << 20) {
-    const reference = buildProfile(readTableFile(referenceFile), opts);
-    return { reference, current: profileLike(readTableFile(currentFile), reference) };
+  const parquet = /\.parquet$/i.test(referenceFile) || /\.parquet$/i.test(currentFile);
+  if (!fs.existsSync(WORKER) || parquet || size(referenceFile) + size(currentFile) < 32 << 20) {
+    const reference = buildProfile(await readTable(referenceFile), opts);
+    return { reference, current: profileLike(await readTable(currentFile), reference) };
   }
   const ref = new Worker(WORKER, { workerData: { file: referenceFile, role: "reference", opts } });
   const cur = new Worker(WORKER, { workerData: { file: currentFile, role: "current", opts: {} } });
