@@ -313,7 +313,7 @@ export function columnDrift(name: string, ref: ColumnProfile, cur: ColumnProfile
     return out;
   }
   if (cur.count === 0) {
-    issues.push(curRows === 0 ? "the current window is empty" : "the current data has no values in this column");
+    issues.push(curRows === 0 ? "the current data (window) is empty" : "the current data has no values in this column");
     return out;
   }
   if (out.reference.distinct === 1) issues.push("the column is constant in the reference");
@@ -372,7 +372,7 @@ export function driftReport(reference: Profile, current: Profile, opts: DriftOpt
   for (const [name, ref] of reference.columns) columns.push(columnDrift(name, ref, current.columns.get(name), reference.rows, current.rows, opts));
   const extra = [...current.columns.keys()].filter((c) => !reference.columns.has(c));
   if (extra.length) issues.push(`the current data has column(s) the reference does not: ${extra.join(", ")}; not tested`);
-  if (current.rows === 0) issues.push("the current window is empty: nothing was tested");
+  if (current.rows === 0) issues.push("the current data (window) is empty: nothing was tested");
   const tested = columns.filter((c) => c.tested);
   const drifted = tested.filter((c) => c.drift_detected).length;
   const share = tested.length ? drifted / tested.length : 0;

@@ -39,6 +39,7 @@ try {
         const b = byName.get(name);
         if (b) columns.set(name, profileColumn(b, kind));
       }
+      for (const b of table.data) if (!(b.name in msg.kinds)) columns.set(b.name, profileColumn(b, inferKind(b)));
       const profile: Profile = { rows: table.rows, columns, createdAt: Date.now() };
       port.postMessage({ type: "profile", profile }, transferables(profile));
     });

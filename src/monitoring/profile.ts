@@ -158,6 +158,8 @@ export function profileLike(table: Table, reference: Profile): Profile {
     const b = byName.get(name);
     if (b) columns.set(name, profileColumn(b, ref.kind));
   }
+  // columns the reference lacks are profiled too, so a report can name them
+  for (const b of table.data) if (!reference.columns.has(b.name)) columns.set(b.name, profileColumn(b, inferKind(b)));
   return { rows: table.rows, columns, createdAt: Date.now() };
 }
 
