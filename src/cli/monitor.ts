@@ -422,6 +422,20 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
       );
   };
 
+  const handleLate = async (u: import("../monitoring/index.js").PerformanceUpdate) => {
+    metrics.observeLateLabels(model, u, mon.windowsDone);
+    if (client && runId) {
+      const ts = Date.now();
+      try {
+        await client.logBatch(runId, { metrics: Object.entries(u.values).map(([key, value]) => ({ key: m.metricKey(key), value, timestamp: ts, step: u.seq })) });
+      } catch (err) {
+        process.stderr.write(`mloop: could not log late labels of window ${u.seq}: ${(err as Error).message}\n`);
+      }
+    }
+    if (o.json) out(JSON.stringify({ seq: u.seq, late_labels: true, values: u.values }));
+    else out(`window ${u.seq}: late labels, ${u.performance.labelled_rows} labelled${u.performance.metrics.accuracy !== undefined ? `, accuracy ${fmt(u.performance.metrics.accuracy)}` : ""}`);
+  };
+
   const safePoll = async (): Promise<WindowResult[]> => {
     try {
       return await mon.poll();
@@ -432,8 +446,12 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
     }
   };
 
-  if (o.once) {
+  const step = async () => {
     for (const w of await safePoll()) await handle(w);
+    for (const u of mon.lateLabels()) await handleLate(u);
+  };
+  if (o.once) {
+    await step();
     const last = mon.flush();
     if (last) await handle(last);
     return;
@@ -451,7 +469,7 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   while (!stopping) {
-    for (const w of await safePoll()) await handle(w);
+    await step();
     await new Promise((r) => setTimeout(r, cfg.intervalMs));
   }
   await app?.close();

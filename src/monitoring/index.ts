@@ -9,7 +9,7 @@ export { readTable, readTableFile, readCsv, tableFromJson } from "./files.js";
 export { buildProfile, profileLike, serializeProfile, parseProfile, inferKind, PROFILE_FORMAT, type Profile, type ColumnProfile, type ColumnKind, type ProfileOptions } from "./profile.js";
 export { driftReport, columnDrift, defaultMethod, DRIFT_METHODS, type DriftMethod, type DriftOptions, type DriftReport, type ColumnDrift } from "./drift.js";
 export { performanceReport, predictionRows, labelRows, type PerformanceReport, type TaskType } from "./performance.js";
-export { Monitor, metricKey, tableFromPredictionLog, type MonitorOptions, type WindowResult, type WindowSpec } from "./monitor.js";
+export { Monitor, metricKey, tableFromPredictionLog, type PerformanceUpdate, type MonitorOptions, type WindowResult, type WindowSpec } from "./monitor.js";
 export { batchReport, windowReport, renderHtml, type ReportDocument } from "./report.js";
 export { parseAlertRule, AlertEvaluator, sendAlertWebhook, runAlertCommand, type AlertRule, type AlertEvent, type WebhookTarget } from "./alerts.js";
 export { MonitorMetrics } from "./metrics.js";

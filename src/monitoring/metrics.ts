@@ -4,7 +4,7 @@
  * windows finished and alerts fired.
  */
 import type { Counter, Gauge, Registry } from "prom-client";
-import type { WindowResult } from "./monitor.js";
+import type { PerformanceUpdate, WindowResult } from "./monitor.js";
 
 export class MonitorMetrics {
   readonly registry: Registry;
@@ -44,6 +44,13 @@ export class MonitorMetrics {
     this.errorRate = new Gauge({ name: "mloop_monitor_error_rate", help: "Share of failed requests per version in the last window", labelNames: ["model", "version"], registers });
     this.requestRate = new Gauge({ name: "mloop_monitor_request_rate", help: "Requests per second in the last window", labelNames: ["model"], registers });
     this.latency = new Gauge({ name: "mloop_monitor_latency_ms", help: "Request latency quantiles per version in the last window", labelNames: ["model", "version", "quantile"], registers });
+  }
+
+  /** Sets the performance gauges again when late labels re-scored the latest window. */
+  observeLateLabels(model: string, u: PerformanceUpdate, latestSeq: number): void {
+    if (u.seq !== latestSeq) return; // the gauges show the latest window only
+    for (const [metric, v] of Object.entries(u.performance.metrics)) this.performance.set({ model, metric }, v);
+    this.labelled.set({ model }, u.performance.labelled_rows);
   }
 
   /** Sets the gauges from a finished window. */

@@ -67,6 +67,23 @@ export interface WindowResult {
   issues: string[];
 }
 
+/** Live performance of an already finished window, recomputed because labels for its requests arrived later. */
+export interface PerformanceUpdate {
+  seq: number;
+  start_ms: number;
+  end_ms: number;
+  performance: PerformanceReport;
+  /** The performance values under the names the window's own values use. */
+  values: Record<string, number>;
+}
+
+interface RecentWindow {
+  seq: number;
+  start: number;
+  end: number;
+  requests: { id: string; ts: number; preds: PredictedRow[] }[];
+}
+
 interface Position {
   segment: string;
   offset: number;
@@ -191,6 +208,9 @@ export class Monitor {
   readonly history: WindowResult[] = [];
   private readonly columns: string[];
   private readonly now: () => number;
+  /** The last finished windows' requests, so late labels can re-score them. */
+  private readonly recent: RecentWindow[] = [];
+  private updates: PerformanceUpdate[] = [];
 
   constructor(readonly opts: MonitorOptions) {
     if (!opts.window.rows && !opts.window.minutes) throw invalidParameter("A monitor needs a window: rows or minutes");
@@ -220,8 +240,20 @@ export class Monitor {
     // the log's naming is serving's; its door is loaded on the first poll, so a batch report never loads it
     const { SegmentLog } = await import("../serving/index.js");
     const segments: SegmentLister = (dir, prefix) => SegmentLog.segments(dir, prefix);
+    const fresh = new Set<string>();
     for (const { record } of this.feedback.read(segments)) {
-      if (typeof record.request_id === "string") this.labels.set(record.request_id, { label: record.label, ts: Number(record.timestamp_ms) || this.now() });
+      if (typeof record.request_id === "string") {
+        this.labels.set(record.request_id, { label: record.label, ts: Number(record.timestamp_ms) || this.now() });
+        fresh.add(record.request_id);
+      }
+    }
+    // labels for requests of windows already finished: re-score those windows
+    if (fresh.size) {
+      for (const w of this.recent) {
+        if (!w.requests.some((r) => fresh.has(r.id))) continue;
+        const performance = performanceReport(this.join(w.requests), this.opts.task);
+        this.updates.push({ seq: w.seq, start_ms: w.start, end_ms: w.end, performance, values: performanceValues(performance) });
+      }
     }
     const done: WindowResult[] = [];
     for (const { record, position } of this.tail.read(segments)) {
@@ -255,6 +287,29 @@ export class Monitor {
       this.open = null;
     }
     return done;
+  }
+
+  /** Requests joined to the labels known now. */
+  private join(requests: RecentWindow["requests"]): JoinedRow[] {
+    const joined: JoinedRow[] = [];
+    for (const req of requests) {
+      const fb = this.labels.get(req.id);
+      if (!fb) continue;
+      const labels = labelRows(fb.label);
+      req.preds.forEach((p, i) => joined.push({ predicted: p, label: labels.length === 1 && req.preds.length === 1 ? labels[0]! : (labels[i] ?? null), predictedAtMs: req.ts, labelledAtMs: fb.ts }));
+    }
+    return joined;
+  }
+
+  /**
+   * Re-scored performance of finished windows whose labels arrived after they
+   * closed (the last 20 windows of this process), oldest first; each call
+   * hands over what accumulated since the last.
+   */
+  lateLabels(): PerformanceUpdate[] {
+    const out = this.updates;
+    this.updates = [];
+    return out;
   }
 
   /** Finishes the open window now, however full it is (`mloop monitor start --once`); null when none is open. */
@@ -326,14 +381,9 @@ export class Monitor {
       }
     }
 
-    const joined: JoinedRow[] = [];
-    for (const req of w.requests) {
-      const fb = this.labels.get(req.id);
-      if (!fb) continue;
-      const labels = labelRows(fb.label);
-      req.preds.forEach((p, i) => joined.push({ predicted: p, label: labels.length === 1 && req.preds.length === 1 ? labels[0]! : (labels[i] ?? null), predictedAtMs: req.ts, labelledAtMs: fb.ts }));
-    }
-    const performance = performanceReport(joined, this.opts.task);
+    const performance = performanceReport(this.join(w.requests), this.opts.task);
+    this.recent.push({ seq, start, end, requests: w.requests });
+    if (this.recent.length > RECENT_WINDOWS) this.recent.shift();
 
     const versions: Record<string, VersionOps> = {};
     let requests = 0;
@@ -356,7 +406,6 @@ export class Monitor {
       drift_share: drift.share_of_drifted_columns,
       dataset_drift: drift.dataset_drift ? 1 : 0,
       drifted_columns: drift.number_of_drifted_columns,
-      labelled_rows: performance.labelled_rows,
     };
     for (const c of drift.columns) {
       if (c.drift_score !== null) values[metricKey(`drift_score.${c.column}`)] = c.drift_score;
@@ -367,8 +416,7 @@ export class Monitor {
       values.prediction_drift_score = predictionDrift.drift_score;
       values.prediction_drift = predictionDrift.drift_detected ? 1 : 0;
     }
-    for (const [k, v] of Object.entries(performance.metrics)) values[k] = v;
-    if (performance.label_delay_median_s !== null) values.label_delay_s = performance.label_delay_median_s;
+    Object.assign(values, performanceValues(performance));
     const all = Object.values(versions);
     const allLat = [...w.latencies.values()].flat().sort((a, b) => a - b);
     if (all.length) {
@@ -408,6 +456,14 @@ export class Monitor {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as AlertEvent);
   }
+}
+
+const RECENT_WINDOWS = 20;
+
+function performanceValues(p: PerformanceReport): Record<string, number> {
+  const values: Record<string, number> = { labelled_rows: p.labelled_rows, ...p.metrics };
+  if (p.label_delay_median_s !== null) values.label_delay_s = p.label_delay_median_s;
+  return values;
 }
 
 function savePredictionReference(p: ColumnProfile | null): MonitorState["prediction_reference"] {

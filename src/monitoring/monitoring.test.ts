@@ -261,6 +261,23 @@ describe("a monitor survives bad input", () => {
     expect(again.windowsDone).toBe(3);
   });
 
+  it("labels that arrive after a window closed re-score that window's performance", async () => {
+    const log = path.join(dir, "log3");
+    fs.mkdirSync(log);
+    const reference = buildProfile(tableFromSplit(["x"], Array.from({ length: 40 }, (_, i) => [i])));
+    fs.writeFileSync(path.join(log, "predictions-1-1-0.jsonl"), Array.from({ length: 4 }, (_, i) => line(`l${i}`, 1000 + i, ["x"], [[i]])).join("\n") + "\n");
+    const mon = new Monitor({ logDir: log, reference, window: { rows: 4 }, model: "m" });
+    const [w] = await mon.poll();
+    expect(w!.performance.labelled_rows).toBe(0);
+    expect(mon.lateLabels()).toEqual([]);
+    // predictions were all 1; three of four labels agree
+    fs.writeFileSync(path.join(log, "feedback-2-1-0.jsonl"), ["l0", "l1", "l2", "l3"].map((id, i) => JSON.stringify({ request_id: id, label: i === 3 ? 0 : 1, timestamp_ms: 9000 })).join("\n") + "\n");
+    expect(await mon.poll()).toEqual([]);
+    const [u] = mon.lateLabels();
+    expect(u).toMatchObject({ seq: 1, values: { labelled_rows: 4, accuracy: 0.75 } });
+    expect(mon.lateLabels()).toEqual([]);
+  });
+
   it("the monitor's app serves status, Prometheus metrics and window reports", async () => {
     const log = path.join(dir, "log2");
     fs.mkdirSync(log);
