@@ -423,3 +423,76 @@ export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, c
     logLevel: opts.logLevel ?? env.MLOOP_LOG_LEVEL ?? "warn",
   };
 }
+
+/** `mloop monitor start`'s flags, as strings (commander hands them over unparsed). */
+export interface MonitorFlags {
+  modelUri?: string;
+  logDir?: string;
+  stateDir?: string;
+  trackingUri?: string;
+  windowRows?: string;
+  windowMinutes?: string;
+  interval?: string;
+  host?: string;
+  port?: string;
+  experiment?: string;
+  webhookUrl?: string;
+  webhookSecret?: string;
+  webhookAllow?: string[];
+  alertCommand?: string;
+}
+
+export interface MonitorConfig {
+  modelUri?: string;
+  logDir: string;
+  stateDir?: string;
+  trackingUri?: string;
+  windowRows?: number;
+  windowMinutes?: number;
+  /** How often the log is read, ms. */
+  intervalMs: number;
+  host: string;
+  /** The monitor's own /status and /metrics; 0 = none. */
+  port: number;
+  experiment: string;
+  webhookUrl?: string;
+  webhookSecret?: string;
+  webhookAllow: string[];
+  alertCommand?: string;
+}
+
+/** Flags over `MLOOP_MONITOR_…` variables; bad values stop here. */
+export function loadMonitorConfig(opts: MonitorFlags = {}, env: Env = process.env, cwd = process.cwd()): MonitorConfig {
+  const pick = (flag: string | undefined, name: string, variable: string): [string, string] | undefined =>
+    flag !== undefined ? [flag, `--${name}`] : env[variable] !== undefined ? [env[variable]!, variable] : undefined;
+  const num = (flag: string | undefined, name: string, variable: string, min: number): number | undefined => {
+    const v = pick(flag, name, variable);
+    return v ? parseNumber(v[0], v[1], min, Infinity) : undefined;
+  };
+  let windowRows = num(opts.windowRows, "window-rows", "MLOOP_MONITOR_WINDOW_ROWS", 1);
+  const windowMinutes = num(opts.windowMinutes, "window-minutes", "MLOOP_MONITOR_WINDOW_MINUTES", 0.001);
+  if (windowRows !== undefined && windowMinutes !== undefined) throw new ConfigError("give one of --window-rows and --window-minutes, not both");
+  if (windowRows === undefined && windowMinutes === undefined) windowRows = 1000;
+  const portRaw = pick(opts.port, "port", "MLOOP_MONITOR_PORT");
+  const allow = opts.webhookAllow?.length ? opts.webhookAllow : (env.MLOOP_MONITOR_WEBHOOK_ALLOW ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const out: MonitorConfig = {
+    logDir: path.resolve(cwd, opts.logDir ?? env.MLOOP_MONITOR_LOG_DIR ?? env.MLOOP_SERVE_LOG_DIR ?? "mloop-predictions"),
+    intervalMs: (num(opts.interval, "interval", "MLOOP_MONITOR_INTERVAL", 0.01) ?? 5) * 1000,
+    host: opts.host ?? env.MLOOP_MONITOR_HOST ?? "127.0.0.1",
+    port: portRaw ? (portRaw[0] === "0" ? 0 : parsePort(portRaw[0], portRaw[1])) : 5002,
+    experiment: opts.experiment ?? env.MLOOP_MONITOR_EXPERIMENT ?? "mloop-monitoring",
+    webhookAllow: allow,
+  };
+  const set = <K extends keyof MonitorConfig>(k: K, v: MonitorConfig[K] | undefined) => {
+    if (v !== undefined) out[k] = v;
+  };
+  set("modelUri", opts.modelUri ?? env.MLOOP_MONITOR_MODEL_URI);
+  set("stateDir", opts.stateDir ?? env.MLOOP_MONITOR_STATE_DIR ? path.resolve(cwd, (opts.stateDir ?? env.MLOOP_MONITOR_STATE_DIR)!) : undefined);
+  set("trackingUri", resolveTrackingUri(opts.trackingUri, env));
+  set("windowRows", windowRows);
+  set("windowMinutes", windowMinutes);
+  set("webhookUrl", opts.webhookUrl ?? env.MLOOP_MONITOR_WEBHOOK_URL);
+  set("webhookSecret", opts.webhookSecret ?? env.MLOOP_MONITOR_WEBHOOK_SECRET);
+  set("alertCommand", opts.alertCommand ?? env.MLOOP_MONITOR_ALERT_COMMAND);
+  return out;
+}

@@ -8,6 +8,7 @@ import type { DomainDeps } from "./deps.js";
 import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
 import { registerTraces } from "./traces.js";
+import { registerMonitoring } from "./monitoring.js";
 import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
 import { noteFloatLiterals } from "./params.js";
@@ -167,6 +168,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   const registry = registerRegistry(app, deps, { tracking });
   await registerArtifacts(app, deps, { tracking, registry });
   registerTraces(app, deps, { tracking });
+  registerMonitoring(app, deps, { registry });
   registerGraphql(app, deps, { tracking, registry });
   registerWebUi(app, deps);
 

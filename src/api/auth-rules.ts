@@ -67,6 +67,7 @@ const on = (target: Target, need: Need, extra: Partial<Rule> = {}): Rule => ({ w
 const API = "/api/2.0/mlflow";
 const API3 = "/api/3.0/mlflow";
 const ART = "/api/2.0/mlflow-artifacts";
+const MLOOP = "/api/2.0/mloop";
 
 /** `"GET|POST /path"` → rule. */
 const TABLE: Record<string, Rule> = {
@@ -184,6 +185,12 @@ const TABLE: Record<string, Rule> = {
   [`DELETE ${API3}/traces/:trace_id/assessments/:assessment_id`]: on("trace", "delete"),
   "POST /v1/traces": on("otlp", "update"),
   [`GET ${API}/get-trace-artifact`]: on("trace", "read"),
+
+  // ---- monitoring (src/api/monitoring.ts): a model version's reference profile, drift reports
+  [`POST ${MLOOP}/monitoring/profiles/create`]: on("registered-model", "update"),
+  [`GET ${MLOOP}/monitoring/profiles/get`]: on("registered-model", "read"),
+  [`POST ${MLOOP}/monitoring/model-versions/drift-report`]: on("registered-model", "read"),
+  [`POST ${MLOOP}/monitoring/reports/create`]: USER,
 
   [`GET|POST ${API}/webhooks`]: ADMIN,
   [`GET|PATCH|DELETE ${API}/webhooks/:webhook_id`]: ADMIN,

@@ -2,3 +2,4 @@
 export { buildApp, type AppOptions } from "./app.js";
 export { startEmbeddedServer } from "./embedded.js";
 export { buildServingApp, type ServingDeps } from "./serving.js";
+export { buildMonitorApp, registerMonitoring, type MonitorAppDeps } from "./monitoring.js";

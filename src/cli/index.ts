@@ -12,6 +12,7 @@ import { registerRunCommand } from "./run.js";
 import { registerDataCommand } from "./data.js";
 import { registerServeCommand } from "./serve.js";
 import { registerPipelineCommands } from "./pipelines.js";
+import { registerMonitorCommand } from "./monitor.js";
 import { ApiError } from "../client/index.js";
 import { CliError } from "./errors.js";
 
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerDataCommand(program);
   registerServeCommand(program);
   registerPipelineCommands(program);
+  registerMonitorCommand(program);
   return program;
 }
 

@@ -15,7 +15,7 @@ export { LoggedModelStore, type LoggedModelRow } from "./logged-models-store.js"
 export { WebhookStore, type DeliveryRow, type WebhookWithSecret } from "./webhooks-store.js";
 export { resolveVersionSource, isWithinRoot } from "./source.js";
 export { signPayload, WEBHOOK_EVENTS, SIGNATURE_HEADER, TIMESTAMP_HEADER, DELIVERY_ID_HEADER, type DispatcherOptions } from "./webhooks.js";
-export { isPrivateAddress } from "./ssrf.js";
+export { isPrivateAddress, checkWebhookUrl, resolveTarget, type TargetPolicy } from "./ssrf.js";
 export { LoggedModelService } from "./logged-models.js";
 export { ModelRegistryService } from "./models.js";
 export { WebhookService } from "./webhooks.js";

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Creates .venv-evidently (bench-only, not part of CI): the real Evidently from PyPI,
+# which needs pandas < 3, in a venv of its own so the compat venv keeps its pandas.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+VENV=.venv-evidently
+if [ ! -x "$VENV/bin/python" ]; then
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --upgrade pip
+"$VENV/bin/pip" install --quiet "evidently==0.7.23" "pandas<3" pyarrow
+"$VENV/bin/python" -c "import evidently, pandas, scipy; print('evidently', evidently.__version__, 'pandas', pandas.__version__, 'scipy', scipy.__version__)"
