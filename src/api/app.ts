@@ -1,7 +1,8 @@
-import Fastify, { type FastifyError, type FastifyReply, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import Fastify, { type FastifyReply, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import type { ServerConfig } from "../config.js";
 import { openDatabase, type SqlDriver } from "../store/index.js";
 import { registerArtifacts } from "./artifacts.js";
+import { mlflowErrorHandler } from "./error-handler.js";
 import { registerAuth } from "./auth.js";
 import { registerGraphql } from "./graphql.js";
 import type { DomainDeps } from "./deps.js";
@@ -121,19 +122,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
     }
   });
 
-  app.setErrorHandler((err: FastifyError | MlflowError, req, reply) => {
-    if (err instanceof MlflowError) {
-      if (err.status >= 500) req.log.error(err);
-      return reply.status(err.status).send(err.toJSON());
-    }
-    const status = typeof err.statusCode === "number" ? err.statusCode : 500;
-    if (status >= 400 && status < 500) {
-      const code = status === 404 ? "ENDPOINT_NOT_FOUND" : status === 413 ? "RESOURCE_LIMIT_EXCEEDED" : "BAD_REQUEST";
-      return reply.status(status).send({ error_code: code, message: err.message });
-    }
-    req.log.error(err);
-    return reply.status(500).send({ error_code: "INTERNAL_ERROR", message: "Internal server error; see the server log for details." });
-  });
+  app.setErrorHandler(mlflowErrorHandler());
 
   app.setNotFoundHandler((req, reply) => {
     return reply.status(404).send({ error_code: "ENDPOINT_NOT_FOUND", message: `No API endpoint ${req.method} ${req.url.split("?")[0]}` });

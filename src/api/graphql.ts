@@ -26,6 +26,7 @@ import type { RegistryServices } from "../registry/index.js";
 import { parseViewType, type TrackingServices } from "../tracking/index.js";
 import type { Run } from "../wire/index.js";
 import { listRunArtifacts } from "./artifacts.js";
+import { INTERNAL_ERROR_MESSAGE } from "./error-handler.js";
 import type { DomainDeps } from "./deps.js";
 import { GRAPHQL_SDL } from "./graphql-schema.js";
 
@@ -339,7 +340,7 @@ function messageOf(err: GraphQLError, log: (err: unknown) => void): string {
   if (!original || original instanceof GraphQLError) return err.message;
   if (original instanceof MlflowError) return original.message;
   log(original);
-  return "Internal server error; see the server log for details.";
+  return INTERNAL_ERROR_MESSAGE;
 }
 
 /** Runs one GraphQL request against the services, as MLflow's `/graphql` handler does. */

@@ -4,8 +4,9 @@
  * feedback, status, metrics and registry-webhook routes.
  */
 import crypto from "node:crypto";
-import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import type { ServeConfig } from "../config.js";
+import { mlflowErrorHandler } from "./error-handler.js";
 import { MlflowError, invalidParameter } from "../errors.js";
 import type { ServingService } from "../serving/index.js";
 import { VERSION } from "../version.js";
@@ -77,20 +78,7 @@ export async function buildServingApp(config: ServeConfig, deps: ServingDeps): P
   app.removeAllContentTypeParsers();
   app.addContentTypeParser("*", { parseAs: "string" }, (_req, body, done) => done(null, body));
 
-  app.setErrorHandler((err: FastifyError | MlflowError, req, reply) => {
-    if (err instanceof MlflowError) {
-      if (err.status >= 500) req.log.error(err);
-      return reply.status(err.status).send(err.toJSON());
-    }
-    const status = typeof err.statusCode === "number" ? err.statusCode : 500;
-    if (status >= 400 && status < 500) {
-      const code = status === 413 ? "RESOURCE_LIMIT_EXCEEDED" : status === 404 ? "ENDPOINT_NOT_FOUND" : "BAD_REQUEST";
-      const message = status === 413 ? `The request body is larger than the limit of ${config.bodyLimitBytes} bytes (--body-limit-mb)` : err.message;
-      return reply.status(status).send({ error_code: code, message });
-    }
-    req.log.error(err);
-    return reply.status(500).send({ error_code: "INTERNAL_ERROR", message: "Internal server error; see the server log for details." });
-  });
+  app.setErrorHandler(mlflowErrorHandler(() => `The request body is larger than the limit of ${config.bodyLimitBytes} bytes (--body-limit-mb)`));
   app.setNotFoundHandler((req, reply) =>
     reply.status(404).send({ error_code: "ENDPOINT_NOT_FOUND", message: `No endpoint ${req.method} ${req.url.split("?")[0]}` }),
   );
