@@ -6,7 +6,7 @@ import { ChartControls, MetricChart, settingsFromQuery, settingsToQuery } from "
 import { ArtifactBrowser } from "../components/artifacts.js";
 import { DatasetsTable } from "../components/datasets-table.js";
 import { KeyValueTable } from "../components/key-value-table.js";
-import { Markdown } from "../components/markdown.js";
+import { MarkdownCard } from "../components/description.js";
 import { formatDuration, formatTime, formatValue, runDuration, runName, shortHash, tagMap, useLoad, usePolling } from "../util.js";
 
 type Tab = "overview" | "metrics" | "artifacts";
@@ -205,62 +205,19 @@ function Overview({ run, reload }: { run: api.Run; reload: () => void }) {
   );
 }
 
+const NOTES = {
+  title: "Notes",
+  edit: "Edit notes",
+  add: "Add notes",
+  save: "Save notes",
+  empty: "No notes.",
+  placeholder: "Markdown: what changed, what you learned…",
+  id: "note-text",
+  className: "notes",
+};
+
 function Notes({ run, onSave }: { run: api.Run; onSave: (text: string) => Promise<void> }) {
-  const text = tagMap(run.data.tags).get(NOTE) ?? "";
-  const [editing, setEditing] = useState(false);
-  const [draft, setDraft] = useState(text);
-  const [error, setError] = useState<string>();
-  return (
-    <section aria-labelledby="h-notes" className="card notes">
-      <div className="card-head">
-        <h2 id="h-notes">Notes</h2>
-        {!editing && (
-          <button
-            type="button"
-            className="small"
-            onClick={() => {
-              setDraft(text);
-              setEditing(true);
-            }}
-          >
-            {text ? "Edit notes" : "Add notes"}
-          </button>
-        )}
-      </div>
-      {editing ? (
-        <form
-          onSubmit={async (e) => {
-            e.preventDefault();
-            setError(undefined);
-            try {
-              await onSave(draft);
-              setEditing(false);
-            } catch (err) {
-              setError(api.errorMessage(err));
-            }
-          }}
-        >
-          <label htmlFor="note-text" className="sr-only">
-            Notes (Markdown)
-          </label>
-          <textarea id="note-text" rows={8} value={draft} onChange={(e) => setDraft(e.target.value)} autoFocus placeholder="Markdown: what changed, what you learned…" />
-          <div className="form-actions">
-            <button type="submit" className="primary">
-              Save notes
-            </button>
-            <button type="button" onClick={() => setEditing(false)}>
-              Cancel
-            </button>
-          </div>
-          <ErrorBox error={error} />
-        </form>
-      ) : text ? (
-        <Markdown text={text} />
-      ) : (
-        <p className="muted">No notes.</p>
-      )}
-    </section>
-  );
+  return <MarkdownCard text={tagMap(run.data.tags).get(NOTE) ?? ""} onSave={onSave} label="Notes" words={NOTES} />;
 }
 
 /** Charts of a run; with `metric` in the URL the chart's request starts before the run itself has loaded. */
