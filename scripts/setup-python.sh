@@ -3,6 +3,8 @@
 #   .venv   newest mlflow 3.x (+ scikit-learn, skl2onnx, onnx, dvc, moto)
 #   .venv2  last mlflow 2.x
 #   .venv-dvcs3  dvc's S3 plugin layered on .venv (a .pth file reaches .venv's packages), for test/dvc
+#   .venv-evidently  the real Evidently 0.7.23 (needs pandas < 3), for src/monitoring/evidently.test.ts
+#                    and bench/monitoring
 # Each venv is rebuilt only when its requirements file changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +24,11 @@ make_venv .venv test/compat/requirements-mlflow3.txt &
 p1=$!
 make_venv .venv2 test/compat/requirements-mlflow2.txt &
 p2=$!
+make_venv .venv-evidently bench/monitoring/requirements-evidently.txt &
+p3=$!
 wait $p1
 wait $p2
+wait $p3
 # mlflow's basic-auth app client (`mlflow.server.get_app_client("basic-auth", …)`) imports the
 # server's auth package, which needs Flask-WTF (and, for mlflow 2.x, an SQLAlchemy before 2.1):
 # installed beside each venv (test/compat/test_auth.py puts it on sys.path) so the venvs

@@ -73,6 +73,7 @@ step "python venvs (scripts/setup-python.sh)"
 run scripts/setup-python.sh
 .venv/bin/python -c 'import mlflow, pytest' || fail ".venv lacks mlflow or pytest"
 .venv2/bin/python -c 'import mlflow, pytest' || fail ".venv2 lacks mlflow or pytest"
+.venv-evidently/bin/python -c 'import evidently' || fail ".venv-evidently lacks evidently (the monitoring suite compares with it)"
 
 # --- 2. typecheck + vitest -------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates .venv-evidently (bench-only, not part of CI): the real Evidently from PyPI,
+# Creates .venv-evidently (scripts/setup-python.sh makes it too, for CI): the real Evidently from PyPI,
 # which needs pandas < 3, in a venv of its own so the compat venv keeps its pandas.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -8,5 +8,5 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/pip" install --quiet --upgrade pip
-"$VENV/bin/pip" install --quiet "evidently==0.7.23" "pandas<3" pyarrow
+"$VENV/bin/pip" install --quiet -r bench/monitoring/requirements-evidently.txt
 "$VENV/bin/python" -c "import evidently, pandas, scipy; print('evidently', evidently.__version__, 'pandas', pandas.__version__, 'scipy', scipy.__version__)"

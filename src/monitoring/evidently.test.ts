@@ -3,8 +3,9 @@
  * defaults) on generated reference/current pairs: small and large references,
  * numerical and categorical columns, binary and few-valued columns, missing
  * values, new categories. Evidently needs pandas < 3, so it lives in a venv of
- * its own, `.venv-evidently`, made by `bench/monitoring/setup.sh`; without it
- * this suite is skipped (it is a benchmark-side check, not part of CI).
+ * its own, `.venv-evidently`, made by `scripts/setup-python.sh` (which
+ * `npm run test:all` runs first, so CI always has it) or `bench/monitoring/setup.sh`;
+ * a bare `vitest run` without it skips this suite.
  */
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
