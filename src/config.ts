@@ -18,6 +18,12 @@ export interface ServerConfig {
   serveArtifacts: boolean;
   /** Hosts (host or host:port) webhooks may target even though they are loopback/private. */
   webhookAllowList: string[];
+  /**
+   * Webhook delivery across replicas (`MLOOP_WEBHOOK_LEASE_MS`: how long a replica holds a delivery
+   * it sends before another may take it over; `MLOOP_WEBHOOK_POLL_MS`: how often the outbox is checked
+   * for other replicas' events). Absent: the sender's defaults (30 s, 2 s).
+   */
+  webhookDelivery?: { leaseMs?: number; pollIntervalMs?: number };
   /** Serve the web UI at `/`. */
   ui: boolean;
   logLevel: string;
@@ -160,6 +166,10 @@ export function loadServerConfig(opts: ServerOptions = {}, env: Env = process.en
     defaultArtifactRoot,
     serveArtifacts,
     webhookAllowList: allowRaw,
+    webhookDelivery: {
+      ...(env.MLOOP_WEBHOOK_LEASE_MS ? { leaseMs: parseCount(env.MLOOP_WEBHOOK_LEASE_MS, "MLOOP_WEBHOOK_LEASE_MS", 100) } : {}),
+      ...(env.MLOOP_WEBHOOK_POLL_MS ? { pollIntervalMs: parseCount(env.MLOOP_WEBHOOK_POLL_MS, "MLOOP_WEBHOOK_POLL_MS", 0) } : {}),
+    },
     ui,
     logLevel: opts.logLevel ?? env.MLOOP_LOG_LEVEL ?? "warn",
     auth: loadAuthConfig(opts.auth, env),

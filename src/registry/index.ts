@@ -30,7 +30,7 @@ export interface RegistryServices {
 /** What the registry needs besides its database: tracking's services (experiments and runs are read through them) and the webhook policy. */
 export interface RegistryDeps {
   tracking: Pick<TrackingServices, "experiments" | "runs">;
-  config: Pick<ServerConfig, "webhookAllowList">;
+  config: Pick<ServerConfig, "webhookAllowList" | "webhookDelivery">;
   webhookOptions?: DispatcherOptions;
 }
 
@@ -39,11 +39,11 @@ export function createRegistryServices(db: SqlDriver, deps: RegistryDeps): Regis
   const registeredModels = new RegisteredModelStore(db);
   const versions = new ModelVersionStore(db, registeredModels);
   const loggedModelStore = new LoggedModelStore(db);
-  const webhooks = new WebhookService(new WebhookStore(db), { allowList: deps.config.webhookAllowList }, deps.webhookOptions ?? {});
+  const webhooks = new WebhookService(new WebhookStore(db), { allowList: deps.config.webhookAllowList }, { ...deps.config.webhookDelivery, ...deps.webhookOptions });
   const runs = deps.tracking.runs;
   const models = new ModelRegistryService(
     { registeredModels, versions, loggedModels: loggedModelStore, findRun: (id) => runs.find(id) },
-    (event, name, data) => webhooks.emit(event, name, data),
+    { record: (tx, event, name, data) => webhooks.record(tx, event, name, data), committed: () => webhooks.committed() },
   );
   const loggedModels = new LoggedModelService(loggedModelStore, versions, deps.tracking);
   return { models, loggedModels, webhooks };

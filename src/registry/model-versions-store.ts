@@ -2,7 +2,7 @@ import { notFound } from "../errors.js";
 import { isUniqueViolation, type SqlDriver, type SqlExecutor, type SqlValue } from "../store/index.js";
 import type { RegisteredModelStore } from "./registered-models-store.js";
 import { compileModelVersionSearch } from "./search-tables.js";
-import { dedupe, groupBy, opt, placeholders, type SqlQuery } from "./sql.js";
+import { dedupe, groupBy, opt, placeholders, type InTx, type SqlQuery } from "./sql.js";
 import type { KeyValue, ModelVersion, RegisteredModelAlias } from "../wire/index.js";
 
 /** Stage of a deleted version: the row stays so its number is never reused. */
@@ -41,8 +41,8 @@ export class ModelVersionStore {
     private readonly models: RegisteredModelStore,
   ) {}
 
-  /** Inserts the next version of `v.name` and returns its number. */
-  async create(v: NewModelVersion, tags: KeyValue[], now: number): Promise<number> {
+  /** Inserts the next version of `v.name` and returns its number; `alsoInTx` runs in the same transaction, given that number. */
+  async create(v: NewModelVersion, tags: KeyValue[], now: number, alsoInTx?: (tx: SqlExecutor, version: number) => Promise<void>): Promise<number> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.db.transaction(async (tx) => {
@@ -58,6 +58,7 @@ export class ModelVersionStore {
           if (tags.length) {
             await tx.runMany("INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?)", dedupe(tags).map((t) => [v.name, version, t.key, t.value]));
           }
+          await alsoInTx?.(tx, version);
           return version;
         });
       } catch (err) {
@@ -165,21 +166,23 @@ export class ModelVersionStore {
     await tx.run("DELETE FROM model_versions WHERE name = ?", [name]);
   }
 
-  async setTag(name: string, version: number, key: string, value: string): Promise<void> {
+  async setTag(name: string, version: number, key: string, value: string, alsoInTx?: InTx): Promise<void> {
     await this.db.transaction(async (tx) => {
       await this.row(name, version, tx);
       await tx.run(
         "INSERT INTO model_version_tags (name, version, key, value) VALUES (?, ?, ?, ?) ON CONFLICT (name, version, key) DO UPDATE SET value = excluded.value",
         [name, version, key, value],
       );
+      await alsoInTx?.(tx);
     });
   }
 
-  async deleteTag(name: string, version: number, key: string): Promise<void> {
+  async deleteTag(name: string, version: number, key: string, alsoInTx?: InTx): Promise<void> {
     await this.db.transaction(async (tx) => {
       await this.row(name, version, tx);
       const r = await tx.run("DELETE FROM model_version_tags WHERE name = ? AND version = ? AND key = ?", [name, version, key]);
       if (r.changes === 0) throw notFound(`No tag with key=${key} on model version (name=${name}, version=${version})`);
+      await alsoInTx?.(tx);
     });
   }
 
@@ -253,7 +256,7 @@ export class ModelVersionStore {
   // ---- aliases --------------------------------------------------------------
 
   /** Points `alias` at a live version, moving it if it pointed elsewhere. */
-  async setAlias(name: string, alias: string, version: number, now: number): Promise<void> {
+  async setAlias(name: string, alias: string, version: number, now: number, alsoInTx?: InTx): Promise<void> {
     await this.db.transaction(async (tx) => {
       await this.row(name, version, tx);
       await tx.run(
@@ -261,15 +264,19 @@ export class ModelVersionStore {
         [name, alias, version],
       );
       await this.models.touch(name, now, tx);
+      await alsoInTx?.(tx);
     });
   }
 
-  /** Removes an alias; false when the model had no such alias. */
-  async deleteAlias(name: string, alias: string, now: number): Promise<boolean> {
+  /** Removes an alias; false when the model had no such alias. `alsoInTx` runs in the same transaction, only for a real removal. */
+  async deleteAlias(name: string, alias: string, now: number, alsoInTx?: InTx): Promise<boolean> {
     return this.db.transaction(async (tx) => {
       await this.models.row(name, tx);
       const r = await tx.run("DELETE FROM registered_model_aliases WHERE name = ? AND alias = ?", [name, alias]);
-      if (r.changes > 0) await this.models.touch(name, now, tx);
+      if (r.changes > 0) {
+        await this.models.touch(name, now, tx);
+        await alsoInTx?.(tx);
+      }
       return r.changes > 0;
     });
   }

@@ -4,6 +4,7 @@ import type { LoggedModelStore } from "./logged-models-store.js";
 import type { ModelVersionStore } from "./model-versions-store.js";
 import type { RegisteredModelRecord, RegisteredModelStore } from "./registered-models-store.js";
 import { resolveVersionSource, type SourceLookups } from "./source.js";
+import type { SqlExecutor } from "../store/index.js";
 import type { SqlQuery } from "./sql.js";
 import { STAGES, type KeyValue, type ModelVersion, type RegisteredModel } from "../wire/index.js";
 import {
@@ -18,8 +19,13 @@ import {
 } from "./validation.js";
 import type { WebhookEvent } from "./webhooks.js";
 
-/** Where registry events go (the webhook outbox); a no-op when webhooks are off. */
-export type EventSink = (event: WebhookEvent, modelName: string, data: Record<string, unknown>) => Promise<void>;
+/** Where registry events go: the webhook outbox, written in the change's own transaction. */
+export interface EventSink {
+  /** Writes the event through `tx`, the transaction of the registry change it describes. */
+  record(tx: SqlExecutor, event: WebhookEvent, modelName: string, data: Record<string, unknown>): Promise<void>;
+  /** The change (and its events) committed: deliver them. */
+  committed(): void;
+}
 
 export interface SearchQuery {
   filter?: string;
@@ -78,7 +84,7 @@ export class ModelRegistryService {
 
   constructor(
     stores: ModelRegistryStores,
-    private readonly emit: EventSink,
+    private readonly events: EventSink,
     private readonly now: () => number = Date.now,
   ) {
     this.models = stores.registeredModels;
@@ -117,8 +123,10 @@ export class ModelRegistryService {
   async createRegisteredModel(nameRaw: unknown, description: string | undefined, tags: KeyValue[]): Promise<RegisteredModel> {
     const name = validateModelName(nameRaw);
     validateTags(tags);
-    await this.models.create(name, description, tags, this.now());
-    await this.emit("registered_model.created", name, { name, tags: Object.fromEntries(tags.map((t) => [t.key, t.value])), description: description ?? null });
+    await this.models.create(name, description, tags, this.now(), (tx) =>
+      this.events.record(tx, "registered_model.created", name, { name, tags: Object.fromEntries(tags.map((t) => [t.key, t.value])), description: description ?? null }),
+    );
+    this.events.committed();
     return this.registeredModel(name);
   }
 
@@ -202,17 +210,19 @@ export class ModelRegistryService {
       },
       inp.tags,
       this.now(),
+      (tx, v) =>
+        this.events.record(tx, "model_version.created", name, {
+          name,
+          version: String(v),
+          source: resolved.source,
+          run_id: resolved.runId || null,
+          tags: Object.fromEntries(inp.tags.map((t) => [t.key, t.value])),
+          description: inp.description ?? null,
+        }),
     );
+    this.events.committed();
     const mv = await this.versions.get(name, version);
     if (resolved.modelId) await this.recordVersionOnLoggedModel(resolved.modelId, name, version);
-    await this.emit("model_version.created", name, {
-      name,
-      version: mv.version,
-      source: mv.source,
-      run_id: mv.run_id ?? null,
-      tags: Object.fromEntries(inp.tags.map((t) => [t.key, t.value])),
-      description: mv.description ?? null,
-    });
     return mv;
   }
 
@@ -260,16 +270,16 @@ export class ModelRegistryService {
     const name = validateModelName(nameRaw);
     const version = validateVersion(versionRaw);
     validateTag(key, value);
-    await this.versions.setTag(name, version, key, value);
-    await this.emit("model_version_tag.set", name, { name, version: String(version), key, value });
+    await this.versions.setTag(name, version, key, value, (tx) => this.events.record(tx, "model_version_tag.set", name, { name, version: String(version), key, value }));
+    this.events.committed();
   }
 
   async deleteModelVersionTag(nameRaw: unknown, versionRaw: unknown, key: unknown): Promise<void> {
     const name = validateModelName(nameRaw);
     const version = validateVersion(versionRaw);
     if (typeof key !== "string" || !key) throw invalidParameter("Missing value for required parameter 'key'. See the API docs for more information about request parameters.");
-    await this.versions.deleteTag(name, version, key);
-    await this.emit("model_version_tag.deleted", name, { name, version: String(version), key });
+    await this.versions.deleteTag(name, version, key, (tx) => this.events.record(tx, "model_version_tag.deleted", name, { name, version: String(version), key }));
+    this.events.committed();
   }
 
   async searchModelVersions(q: SearchQuery): Promise<{ model_versions: ModelVersion[]; next_page_token?: string }> {
@@ -296,16 +306,16 @@ export class ModelRegistryService {
     const alias = validateAlias(aliasRaw);
     validateAliasNotReserved(alias);
     const version = validateVersion(versionRaw);
-    await this.versions.setAlias(name, alias, version, this.now());
-    await this.emit("model_version_alias.created", name, { name, alias, version: String(version) });
+    await this.versions.setAlias(name, alias, version, this.now(), (tx) => this.events.record(tx, "model_version_alias.created", name, { name, alias, version: String(version) }));
+    this.events.committed();
   }
 
   async deleteAlias(nameRaw: unknown, aliasRaw: unknown): Promise<void> {
     const name = validateModelName(nameRaw);
     const alias = validateAlias(aliasRaw);
     // MLflow answers success for an alias that is not set; only a real removal is an event.
-    if (await this.versions.deleteAlias(name, alias, this.now())) {
-      await this.emit("model_version_alias.deleted", name, { name, alias });
+    if (await this.versions.deleteAlias(name, alias, this.now(), (tx) => this.events.record(tx, "model_version_alias.deleted", name, { name, alias }))) {
+      this.events.committed();
     }
   }
 

@@ -1,7 +1,7 @@
 import { alreadyExists, notFound } from "../errors.js";
 import { isUniqueViolation, type SqlDriver, type SqlExecutor } from "../store/index.js";
 import { compileRegisteredModelSearch } from "./search-tables.js";
-import { dedupe, groupBy, opt, placeholders, type SqlQuery } from "./sql.js";
+import { dedupe, groupBy, opt, placeholders, type InTx, type SqlQuery } from "./sql.js";
 import type { KeyValue, RegisteredModel } from "../wire/index.js";
 
 export interface RegisteredModelRow {
@@ -24,13 +24,15 @@ export type RegisteredModelRecord = Omit<RegisteredModel, "latest_versions" | "a
 export class RegisteredModelStore {
   constructor(readonly db: SqlDriver) {}
 
-  async create(name: string, description: string | undefined, tags: KeyValue[], now: number): Promise<void> {
+  /** Inserts the model and its tags; `alsoInTx` (the webhook outbox's write) runs in the same transaction. */
+  async create(name: string, description: string | undefined, tags: KeyValue[], now: number, alsoInTx?: InTx): Promise<void> {
     try {
       await this.db.transaction(async (tx) => {
         await tx.run("INSERT INTO registered_models (name, creation_time, last_updated_time, description) VALUES (?, ?, ?, ?)", [name, now, now, description ?? null]);
         if (tags.length) {
           await tx.runMany("INSERT INTO registered_model_tags (name, key, value) VALUES (?, ?, ?)", dedupe(tags).map((t) => [name, t.key, t.value]));
         }
+        await alsoInTx?.(tx);
       });
     } catch (err) {
       if (isUniqueViolation(err)) throw alreadyExists(`Registered Model (name=${name}) already exists.`);

@@ -1,4 +1,4 @@
-import type { SqlValue } from "../store/index.js";
+import type { SqlExecutor, SqlValue } from "../store/index.js";
 import type { KeyValue } from "../wire/index.js";
 
 /** What the registry's stores share: a compiled search (see `search-tables.ts`) and small row helpers. */
@@ -12,6 +12,9 @@ export interface SqlFragment {
   sql: string;
   params: SqlValue[];
 }
+
+/** More work a store runs inside its own transaction, before it commits (the webhook outbox's write). */
+export type InTx = (tx: SqlExecutor) => Promise<void>;
 
 export const placeholders = (n: number): string => Array.from({ length: n }, () => "?").join(",");
 

@@ -1,5 +1,5 @@
 import { notFound } from "../errors.js";
-import type { SqlDriver } from "../store/index.js";
+import type { SqlDriver, SqlExecutor } from "../store/index.js";
 import { opt } from "./sql.js";
 import type { Webhook, WebhookEventName } from "../wire/index.js";
 
@@ -29,6 +29,9 @@ export interface DeliveryRow {
   state: string;
   attempts: number;
   next_attempt_at: number;
+  /** The replica sending it now, until `lease_expires_at`; null when nobody is. */
+  lease_owner: string | null;
+  lease_expires_at: number | null;
 }
 
 export interface NewDelivery {
@@ -77,8 +80,8 @@ export class WebhookStore {
     return rows.map(toWebhook);
   }
 
-  async active(): Promise<WebhookWithSecret[]> {
-    const rows = await this.db.all<WebhookRow>("SELECT * FROM webhooks WHERE status = 'ACTIVE'");
+  async active(ex: SqlExecutor = this.db): Promise<WebhookWithSecret[]> {
+    const rows = await ex.all<WebhookRow>("SELECT * FROM webhooks WHERE status = 'ACTIVE'");
     return rows.map(toWebhook);
   }
 
@@ -100,14 +103,15 @@ export class WebhookStore {
 
   // ---- the delivery outbox --------------------------------------------------
 
-  /** Adds pending deliveries, due now, in one transaction. */
-  async enqueue(rows: NewDelivery[], now: number): Promise<void> {
+  /**
+   * Adds pending deliveries, due now, through `tx`: the registry change's own
+   * transaction, so the change and its events commit (or vanish) together.
+   */
+  async enqueue(tx: SqlExecutor, rows: NewDelivery[], now: number): Promise<void> {
     if (rows.length === 0) return;
-    await this.db.transaction((tx) =>
-      tx.runMany(
-        "INSERT INTO webhook_deliveries (delivery_id, webhook_id, order_key, payload, state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
-        rows.map((r) => [r.delivery_id, r.webhook_id, r.order_key, r.payload, now, now]),
-      ),
+    await tx.runMany(
+      "INSERT INTO webhook_deliveries (delivery_id, webhook_id, order_key, payload, state, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)",
+      rows.map((r) => [r.delivery_id, r.webhook_id, r.order_key, r.payload, now, now]),
     );
   }
 
@@ -120,11 +124,33 @@ export class WebhookStore {
     );
   }
 
-  async finishDelivery(seq: number, state: "delivered" | "failed", attempts: number, error: string | null): Promise<void> {
-    await this.db.run("UPDATE webhook_deliveries SET state = ?, attempts = ?, last_error = ? WHERE delivery_seq = ?", [state, attempts, error, seq]);
+  /**
+   * Takes the lease of a pending delivery for `owner` until `now + leaseMs`, when
+   * nobody holds it or its holder's lease ran out. One statement, so of two
+   * replicas claiming at once exactly one gets it (true).
+   */
+  async claim(seq: number, owner: string, now: number, leaseMs: number): Promise<boolean> {
+    const r = await this.db.run(
+      "UPDATE webhook_deliveries SET lease_owner = ?, lease_expires_at = ? WHERE delivery_seq = ? AND state = 'pending' AND next_attempt_at <= ? AND (lease_owner IS NULL OR lease_expires_at < ?)",
+      [owner, now + leaseMs, seq, now, now],
+    );
+    return r.changes === 1;
   }
 
-  async retryDelivery(seq: number, attempts: number, nextAttemptAt: number, error: string): Promise<void> {
-    await this.db.run("UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE delivery_seq = ?", [attempts, nextAttemptAt, error, seq]);
+  /** Records the outcome and releases the lease; false when `owner` no longer held it (it expired and another replica took over). */
+  async finishDelivery(seq: number, owner: string, state: "delivered" | "failed", attempts: number, error: string | null): Promise<boolean> {
+    const r = await this.db.run(
+      "UPDATE webhook_deliveries SET state = ?, attempts = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL WHERE delivery_seq = ? AND lease_owner = ?",
+      [state, attempts, error, seq, owner],
+    );
+    return r.changes === 1;
+  }
+
+  async retryDelivery(seq: number, owner: string, attempts: number, nextAttemptAt: number, error: string): Promise<boolean> {
+    const r = await this.db.run(
+      "UPDATE webhook_deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL WHERE delivery_seq = ? AND lease_owner = ?",
+      [attempts, nextAttemptAt, error, seq, owner],
+    );
+    return r.changes === 1;
   }
 }

@@ -176,4 +176,28 @@ describe("registry webhooks", () => {
     expect(badEvent.body.error_code).toBe("INVALID_PARAMETER_VALUE");
   });
 
+  it("writes the event in the registry change's own transaction: when the outbox write fails, the change is rolled back", async () => {
+    const { rcv, app, runId } = await setup();
+    await app.call("POST", "webhooks", { name: "tx", url: rcv.url, events: ALL_EVENTS });
+    await app.call("POST", "registered-models/create", { name: "kept" });
+    const hooks = app.app.registry.webhooks;
+    const record = hooks.record.bind(hooks);
+    hooks.record = async () => {
+      throw new Error("outbox write failed");
+    };
+    expect((await app.call("POST", "registered-models/create", { name: "lost" })).status).toBe(500);
+    expect((await app.call("GET", "registered-models/get?name=lost")).body.error_code).toBe("RESOURCE_DOES_NOT_EXIST");
+    expect((await app.call("POST", "model-versions/create", { name: "kept", source: `runs:/${runId}/model`, run_id: runId })).status).toBe(500);
+    expect((await app.call("POST", "registered-models/alias", { name: "kept", alias: "a", version: "1" })).status).toBe(404);
+    hooks.record = record;
+    // The failed version took no number: the next one is still 1.
+    const mv = await app.call("POST", "model-versions/create", { name: "kept", source: `runs:/${runId}/model`, run_id: runId });
+    expect(mv.body.model_version.version).toBe("1");
+    await until(() => rcv.received.length >= 2);
+    await hooks.whenIdle();
+    expect(rcv.received.map((r) => JSON.parse(r.body) as { entity: string; data: { name: string } }).map((e) => `${e.entity}:${e.data.name}`)).toEqual([
+      "registered_model:kept",
+      "model_version:kept",
+    ]);
+  });
 });

@@ -4,6 +4,7 @@ import https from "node:https";
 import type { LookupFunction } from "node:net";
 import { invalidParameter } from "../errors.js";
 import { decodePageToken, encodePageToken } from "../paging.js";
+import type { SqlExecutor } from "../store/index.js";
 import { checkWebhookUrl, resolveTarget, SsrfError, type TargetPolicy } from "./ssrf.js";
 import type { DeliveryRow, WebhookStore, WebhookWithSecret } from "./webhooks-store.js";
 import type { Webhook, WebhookEventName, WebhookTestResult as TestResult } from "../wire/index.js";
@@ -86,21 +87,36 @@ export interface DispatcherOptions {
   maxAttempts?: number;
   /** Per-request timeout (default 10 s). */
   timeoutMs?: number;
+  /**
+   * How long a replica holds a delivery it is sending (default: the timeout plus 20 s; a shorter
+   * lease shortens the timeout to 80% of it). Another replica takes a delivery over only after its lease ran out.
+   */
+  leaseMs?: number;
+  /** How often the outbox is checked for events other replicas wrote or left behind (default 2 s; 0: never). */
+  pollIntervalMs?: number;
 }
 
 /**
- * Webhook CRUD and delivery. Events go to an outbox table in the database
- * (so they survive a restart) and are sent one at a time per webhook and
+ * Webhook CRUD and delivery. Events go to an outbox table in the database, in
+ * the transaction of the registry change they describe (so a crash cannot keep
+ * one without the other), and are sent one at a time per webhook and
  * registered model, in the order they happened; a failed send is retried with
- * exponential backoff, and later events for that model wait for it.
+ * exponential backoff, and later events for that model wait for it. Several
+ * replicas may share the outbox: each leases a delivery before sending it, so
+ * one replica sends it; a replica that died loses its leases when they expire.
  */
 export class WebhookService {
   private timer: NodeJS.Timeout | undefined;
+  private poller: NodeJS.Timeout | undefined;
+  /** This replica, as a lease owner. */
+  private readonly owner = crypto.randomUUID();
   private running = false;
   private rerun = false;
   private closed = false;
   private readonly opts: Required<DispatcherOptions>;
   private idleWaiters: (() => void)[] = [];
+  /** Deliveries this replica is sending now, by sequence number. */
+  private readonly inFlight = new Set<number>();
 
   constructor(
     private readonly store: WebhookStore,
@@ -108,7 +124,10 @@ export class WebhookService {
     opts: DispatcherOptions = {},
     private readonly now: () => number = Date.now,
   ) {
-    this.opts = { backoffBaseMs: 1000, backoffMaxMs: 60_000, maxAttempts: 6, timeoutMs: 10_000, ...opts };
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    this.opts = { backoffBaseMs: 1000, backoffMaxMs: 60_000, maxAttempts: 6, timeoutMs, leaseMs: timeoutMs + 20_000, pollIntervalMs: 2000, ...opts };
+    // A send never outlives its lease, so another replica takes a delivery over only from a replica that is gone.
+    this.opts.timeoutMs = Math.max(1, Math.min(this.opts.timeoutMs, Math.floor(this.opts.leaseMs * 0.8)));
   }
 
   private public(w: WebhookWithSecret): Webhook {
@@ -196,39 +215,58 @@ export class WebhookService {
     return JSON.stringify({ entity, action, timestamp: new Date(this.now()).toISOString(), data });
   }
 
-  /** Records an event for every active webhook subscribed to it and wakes the sender. */
-  async emit(event: WebhookEvent, modelName: string, data: Record<string, unknown>): Promise<void> {
-    const hooks = (await this.store.active()).filter((w) => w.events.some((e) => eventKey(e) === event));
+  /**
+   * Writes an event to the outbox for every active webhook subscribed to it,
+   * through `tx`, the transaction of the registry change itself. Call
+   * {@link committed} once that transaction has committed.
+   */
+  async record(tx: SqlExecutor, event: WebhookEvent, modelName: string, data: Record<string, unknown>): Promise<void> {
+    const hooks = (await this.store.active(tx)).filter((w) => w.events.some((e) => eventKey(e) === event));
     if (hooks.length === 0) return;
     const body = this.envelope(event, data);
     await this.store.enqueue(
+      tx,
       hooks.map((w) => ({ delivery_id: crypto.randomUUID(), webhook_id: w.webhook_id, order_key: modelName, payload: body })),
       this.now(),
     );
+  }
+
+  /** Wakes the sender after a transaction that recorded events has committed. */
+  committed(): void {
     this.kick();
   }
 
-  /** Starts sending whatever the outbox holds (after a restart too). */
+  /** Starts sending whatever the outbox holds (after a restart too), and checking it for other replicas' events. */
   start(): void {
     this.closed = false;
+    if (this.opts.pollIntervalMs > 0 && !this.poller) {
+      this.poller = setInterval(() => this.kick(), this.opts.pollIntervalMs);
+      this.poller.unref();
+    }
     this.kick();
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.poller) clearInterval(this.poller);
+    this.poller = undefined;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.running) await new Promise((r) => setTimeout(r, 10));
+    while (this.running || this.inFlight.size > 0) await new Promise((r) => setTimeout(r, 10));
   }
 
   /** Resolves when nothing is due or in flight (tests and graceful shutdown). */
   whenIdle(): Promise<void> {
-    if (!this.running && !this.timer) return Promise.resolve();
+    if (this.idle()) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  private idle(): boolean {
+    return !this.running && !this.timer && this.inFlight.size === 0;
+  }
+
   private kick(): void {
-    if (this.closed) return;
+    if (this.closed) return this.settle();
     if (this.running) {
       this.rerun = true;
       return;
@@ -243,38 +281,61 @@ export class WebhookService {
       if (this.rerun) {
         this.rerun = false;
         this.kick();
-      } else if (!this.timer) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        for (const w of waiters) w();
-      }
+      } else this.settle();
     });
   }
 
+  private settle(): void {
+    if (!this.idle()) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * One look at the outbox: leases every queue head that is due and not being
+   * sent, starts sending each (a send that finishes looks again), and sets a
+   * timer for the next retry or lease expiry. A slow receiver holds up only its
+   * own queue.
+   */
   private async pump(): Promise<void> {
-    for (;;) {
-      if (this.closed) return;
-      let heads: DeliveryRow[];
+    if (this.closed) return;
+    let heads: DeliveryRow[];
+    try {
+      heads = await this.store.queueHeads();
+    } catch {
+      return; // the database is closing
+    }
+    const now = this.now();
+    // A head another replica is sending is skipped until its lease runs out.
+    const wakeAt = (h: DeliveryRow) => Math.max(Number(h.next_attempt_at), h.lease_owner !== null ? Number(h.lease_expires_at) + 1 : 0);
+    let next = Infinity;
+    for (const h of heads) {
+      const seq = Number(h.delivery_seq);
+      if (this.inFlight.has(seq)) continue;
+      if (wakeAt(h) > now) {
+        next = Math.min(next, wakeAt(h));
+        continue;
+      }
+      let claimed: boolean;
       try {
-        heads = await this.store.queueHeads();
+        claimed = await this.store.claim(seq, this.owner, now, this.opts.leaseMs);
       } catch {
         return; // the database is closing
       }
-      const now = this.now();
-      const due = heads.filter((h) => Number(h.next_attempt_at) <= now);
-      if (due.length === 0) {
-        const next = heads.reduce((m, h) => Math.min(m, Number(h.next_attempt_at)), Infinity);
-        if (Number.isFinite(next) && !this.closed) {
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            this.kick();
-          }, Math.max(5, next - now));
-          this.timer.unref();
-        }
-        return;
-      }
-      // Queues are independent: send their heads concurrently, each queue strictly in order.
-      await Promise.all(due.map((d) => this.attempt(d)));
+      if (!claimed || this.closed) continue;
+      this.inFlight.add(seq);
+      void this.attempt(h).finally(() => {
+        this.inFlight.delete(seq);
+        this.kick();
+      });
+    }
+    if (Number.isFinite(next) && !this.closed) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.kick();
+      }, Math.max(5, next - now));
+      this.timer.unref();
     }
   }
 
@@ -283,21 +344,21 @@ export class WebhookService {
     try {
       hook = await this.store.get(d.webhook_id);
     } catch {
-      return; // deleted meanwhile; its deliveries went with it
+      return; // deleted meanwhile (its deliveries went with it), or the database is closing (the lease expires)
     }
     const attempts = Number(d.attempts) + 1;
     const result = hook.status === "ACTIVE" ? await this.send(hook, d.delivery_id, d.payload) : { success: false, error_message: "webhook disabled" };
     try {
       if (result.success) {
-        await this.store.finishDelivery(d.delivery_seq, "delivered", attempts, null);
+        await this.store.finishDelivery(d.delivery_seq, this.owner, "delivered", attempts, null);
       } else if (attempts >= this.opts.maxAttempts || hook.status !== "ACTIVE") {
-        await this.store.finishDelivery(d.delivery_seq, "failed", attempts, describeFailure(result));
+        await this.store.finishDelivery(d.delivery_seq, this.owner, "failed", attempts, describeFailure(result));
       } else {
         const delay = Math.min(this.opts.backoffMaxMs, this.opts.backoffBaseMs * 2 ** (attempts - 1));
-        await this.store.retryDelivery(d.delivery_seq, attempts, this.now() + delay, describeFailure(result));
+        await this.store.retryDelivery(d.delivery_seq, this.owner, attempts, this.now() + delay, describeFailure(result));
       }
     } catch {
-      // the database is closing; the row stays pending and is sent after restart
+      // the database is closing; the row stays pending, its lease expires and it is sent after restart
     }
   }
 

@@ -114,6 +114,20 @@ export function runStoreContract(name: string, makeDriver: () => Promise<{ db: S
       expect(run.data.metrics).toEqual([]);
     });
 
+    it("acknowledges exactly one of two different values logged for one param at once", async () => {
+      const { info } = await s.runs.create({});
+      for (let i = 0; i < 20; i++) {
+        const key = `k${i}`;
+        const results = await Promise.allSettled(["a", "b", "c"].map((value) => s.runs.logBatch(info.run_id, { params: [{ key, value }] })));
+        const ok = results.filter((r) => r.status === "fulfilled");
+        expect(ok, key).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === "rejected") expect((r.reason as { errorCode?: string }).errorCode).toBe("INVALID_PARAMETER_VALUE");
+        }
+      }
+      expect((await s.runs.get(info.run_id)).data.params).toHaveLength(20);
+    });
+
     it("serialises concurrent batches to one run without losing points", async () => {
       const { info } = await s.runs.create({});
       await Promise.all(

@@ -242,6 +242,21 @@ export class RunStore {
         }
         const fresh = params.filter((p) => !old.has(p.key));
         await this.insertMany(tx, "INSERT INTO params (run_uuid, key, value)", 3, "ON CONFLICT (run_uuid, key) DO NOTHING", fresh.map((p) => [runId, p.key, p.value]));
+        if (fresh.length > 0 && tx.dialect === "postgres") {
+          // Another replica may have inserted one of these keys after the SELECT above: the insert
+          // waited for its commit and skipped the row. Read them again (READ COMMITTED: this statement
+          // sees that commit) and refuse a value that is not ours, as one server would. SQLite needs
+          // no second look: its write transactions (BEGIN IMMEDIATE) run one after another, across processes too.
+          const now = await tx.all<{ key: string; value: string }>(
+            `SELECT key, value FROM params WHERE run_uuid = ? AND key IN (${placeholders(fresh.length)})`,
+            [runId, ...fresh.map((p) => p.key)],
+          );
+          const stored = new Map(now.map((r) => [r.key, r.value]));
+          for (const p of fresh) {
+            const was = stored.get(p.key);
+            if (was !== undefined && was !== p.value) throw new ParamConflict({ key: p.key, old: was, new: p.value });
+          }
+        }
       }
       if (metrics.length > 0) await this.insertMetrics(tx, runId, metrics);
       const modelMetrics = metrics.filter((m) => m.model_id);

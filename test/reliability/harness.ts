@@ -37,9 +37,14 @@ export interface ServerProcess {
 }
 
 /** Starts `mloop server` on a free port over the given store and waits for a healthy /health. */
-export async function startServerProcess(bin: string, dir: string, backendStoreUri = `sqlite:///${path.join(dir, "mlruns.db")}`): Promise<ServerProcess> {
+export async function startServerProcess(
+  bin: string,
+  dir: string,
+  backendStoreUri = `sqlite:///${path.join(dir, "mlruns.db")}`,
+  extraEnv: Record<string, string> = {},
+): Promise<ServerProcess> {
   const port = await freePort();
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLOOP_")));
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("MLOOP_"))), ...extraEnv };
   const child = spawn(
     process.execPath,
     [bin, "server", "--host", "127.0.0.1", "--port", String(port), "--backend-store-uri", backendStoreUri, "--artifacts-destination", path.join(dir, "artifacts"), "--no-ui"],

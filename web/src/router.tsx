@@ -13,6 +13,82 @@ function notify(): void {
 
 window.addEventListener("popstate", notify);
 
+/** A JSON list of strings as MLflow writes it in a hash URL's query (`runs=["a","b"]`); a plain comma list is read too. */
+function listParam(raw: string | null): string[] {
+  if (!raw) return [];
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (Array.isArray(v)) return v.map(String).filter(Boolean);
+  } catch {
+    // not JSON
+  }
+  return raw.split(",").filter(Boolean);
+}
+
+/**
+ * The page of this UI for one of MLflow's hash-style URLs (the links the `mlflow` client prints,
+ * `#/experiments/1/runs/<run_id>`, and MLflow's other routes for experiments, runs, models and model
+ * versions); undefined when `hash` is not such a URL (`#main`, empty). Path segments stay
+ * percent-encoded, as the router's `match` decodes them.
+ */
+export function pathFromMlflowHash(hash: string): string | undefined {
+  if (!hash.startsWith("#/")) return undefined;
+  const [rawPath = "", rawQuery = ""] = hash.slice(1).split(/\?(.*)/s, 2);
+  const q = new URLSearchParams(rawQuery);
+  const seg = rawPath.split("/").filter(Boolean);
+  const [head, a, b, c, d] = seg;
+  const withQuery = (path: string, query: Record<string, string | undefined>) => href(path, query);
+  switch (head) {
+    case undefined:
+    case "experiments":
+      if (!a) return "/";
+      if (b === "runs" && c) {
+        const tab = d === "artifacts" || d === "artifactPath" ? "artifacts" : d === "metrics" || d === "model-metrics" || d === "system-metrics" ? "metrics" : undefined;
+        return withQuery(`/experiments/${a}/runs/${c}`, { tab });
+      }
+      if (b === "traces") return c ? `/experiments/${a}/traces/${c}` : `/experiments/${a}/traces`;
+      // The runs tab, MLflow 2's saved search (`/s?searchInput=…`), the logged-models and other tabs: the experiment.
+      return `/experiments/${a}`;
+    case "runs":
+      return a ? `/runs/${a}` : "/";
+    case "compare-runs": {
+      const runs = listParam(q.get("runs"));
+      return withQuery("/compare", { runs: runs.join(",") || undefined, exp: listParam(q.get("experiments"))[0] });
+    }
+    case "metric": {
+      const runs = listParam(q.get("runs"));
+      return withQuery("/compare", { runs: runs.join(",") || undefined, exp: listParam(q.get("experiments"))[0], metric: a ? safeDecode(a) : undefined });
+    }
+    case "compare-experiments":
+      return "/";
+    case "models":
+      if (!a) return "/models";
+      if (b === "versions" && c) return `/models/${a}/versions/${c}`;
+      return `/models/${a}`;
+    default:
+      return rawPath + (rawQuery ? `?${rawQuery}` : "");
+  }
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** Opens an MLflow hash URL as this UI's own page, in place (Back does not return to the hash). */
+function adoptMlflowHash(): void {
+  const to = pathFromMlflowHash(window.location.hash);
+  if (to === undefined) return;
+  window.history.replaceState(null, "", to);
+  notify();
+}
+
+adoptMlflowHash();
+window.addEventListener("hashchange", adoptMlflowHash);
+
 function subscribe(l: () => void): () => void {
   listeners.add(l);
   return () => listeners.delete(l);

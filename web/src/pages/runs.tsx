@@ -8,7 +8,7 @@ import { LifecycleToggle } from "../components/lifecycle-toggle.js";
 import { useRunPages } from "../components/run-pages.js";
 import { RunsTable, type FixedColumn } from "../components/runs-table.js";
 import type { SortSpec } from "../components/sortable-header.js";
-import { parseColumnId, quoteKey, useLoad, type Column } from "../util.js";
+import { columnId, parseColumnId, quoteKey, useLoad, type Column } from "../util.js";
 
 const ATTRS: Record<string, string> = {
   name: "attributes.run_name",
@@ -45,6 +45,15 @@ function loadStoredColumns(experimentId: string): string[] | undefined {
   }
 }
 
+/** Default columns: at most this many, metrics first; the column picker offers the rest. */
+const DEFAULT_COLUMNS_MAX = 40;
+
+function defaultColumnIds(seen: { params: Set<string>; metrics: Set<string> }): string[] {
+  const metrics = [...seen.metrics].sort().map((k) => columnId({ kind: "metrics", key: k }));
+  const params = [...seen.params].sort().map((k) => columnId({ kind: "params", key: k }));
+  return [...metrics, ...params].slice(0, DEFAULT_COLUMNS_MAX);
+}
+
 export function RunsPage({ experimentId }: { experimentId: string }) {
   const { query } = useLocation();
   const filter = query.get("filter") ?? "";
@@ -52,19 +61,33 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
   const viewType = query.get("view") === "deleted" ? "DELETED_ONLY" : query.get("view") === "all" ? "ALL" : "ACTIVE_ONLY";
   const selected = useMemo(() => new Set((query.get("sel") ?? "").split(",").filter(Boolean)), [query]);
   const colsParam = query.get("cols");
-  const columnIds = colsParam !== null ? colsParam.split(",").filter(Boolean) : loadStoredColumns(experimentId) ?? [];
-  const columnKey = columnIds.join(",");
-  // eslint-disable-next-line react-hooks/exhaustive-deps
-  const columns = useMemo(() => columnIds.map(parseColumnId).filter((c): c is Column => !!c), [columnKey]);
+  const chosenIds = colsParam !== null ? colsParam.split(",").filter(Boolean) : loadStoredColumns(experimentId);
 
   const experiment = useLoad(() => api.getExperiment(experimentId), [experimentId]);
   useTitle(experiment.data?.name ?? "Runs");
   const [version, setVersion] = useState(0);
   const orderBy = orderByFor(sort);
   const pages = useRunPages({ experimentId, filter, orderBy, viewType }, version);
+
+  // The keys the loaded runs carry (the first 2000 runs are plenty to name them).
+  const seen = useMemo(() => {
+    const keys = { params: new Set<string>(), metrics: new Set<string>(), tags: new Set<string>() };
+    for (const r of pages.runs.slice(0, 2000)) {
+      for (const p of r.data.params ?? []) keys.params.add(p.key);
+      for (const m of r.data.metrics ?? []) keys.metrics.add(m.key);
+      for (const t of r.data.tags ?? []) if (!t.key.startsWith("mlflow.")) keys.tags.add(t.key);
+    }
+    return keys;
+  }, [pages.runs]);
+  // Until the user picks columns, the experiment's metrics and then its params are shown, as MLflow shows them.
+  const columnIds = chosenIds ?? defaultColumnIds(seen);
+  const columnKey = columnIds.join(",");
+  // eslint-disable-next-line react-hooks/exhaustive-deps
+  const columns = useMemo(() => columnIds.map(parseColumnId).filter((c): c is Column => !!c), [columnKey]);
   const [draft, setDraft] = useState(filter);
   useEffect(() => setDraft(filter), [filter]);
   const [actionError, setActionError] = useState<string>();
+  const [, bumpColumns] = useState(0);
 
   const setColumns = (ids: string[]) => {
     try {
@@ -73,19 +96,15 @@ export function RunsPage({ experimentId }: { experimentId: string }) {
       // storage full or disabled: the URL still holds the choice
     }
     setQuery({ cols: ids.join(",") || undefined });
+    // "No columns" may leave the URL as it was: the stored choice alone must re-render.
+    bumpColumns((n) => n + 1);
   };
 
   const available = useMemo(() => {
-    const keys = { params: new Set<string>(), metrics: new Set<string>(), tags: new Set<string>() };
-    for (const r of pages.runs.slice(0, 2000)) {
-      for (const p of r.data.params ?? []) keys.params.add(p.key);
-      for (const m of r.data.metrics ?? []) keys.metrics.add(m.key);
-      for (const t of r.data.tags ?? []) if (!t.key.startsWith("mlflow.")) keys.tags.add(t.key);
-    }
+    const keys = { params: new Set(seen.params), metrics: new Set(seen.metrics), tags: new Set(seen.tags) };
     for (const c of columns) keys[c.kind].add(c.key);
     return keys;
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [pages.runs, colsParam]);
+  }, [seen, columns]);
 
   const toggle = useCallback((runId: string) => {
     const sel = new Set((new URLSearchParams(window.location.search).get("sel") ?? "").split(",").filter(Boolean));
