@@ -7,3 +7,6 @@ export { parseDeploymentSpec, readDeploymentSpec, SpecError, type DeploymentSpec
 export { DEPLOYMENT_STATES, canTransition, isDeploymentState, type DeploymentState } from "./states.js";
 export { DeploymentStore, type DeploymentRecord, type DeploymentEvent } from "./store.js";
 export { decideGate, gateTags, type GateCheck, type GateVerdict } from "./gate.js";
+export { HttpDeploymentLog, isMovedOn, type DeploymentLog } from "./log.js";
+export { Controller, rollbackDeployment, requestRetraining, type ControllerOptions, type WindowSignal } from "./controller.js";
+export { liveStats, exportLabelledRows, type LiveStats } from "./live.js";
