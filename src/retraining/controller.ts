@@ -414,7 +414,12 @@ export async function rollbackDeployment(log: DeploymentLog, registry: RegistryC
   });
   await registry.setAlias(spec.model.name, spec.model.alias, previous);
   await registry.setAlias(spec.model.name, spec.rollout.previousAlias, current.version);
-  await log.transition(spec.name, moved.revision, "serving", "back to serving after rolled back", { context: {} });
+  try {
+    await log.transition(spec.name, moved.revision, "serving", "back to serving after rolled back", { context: {} });
+  } catch (err) {
+    // A running controller may have returned it to serving first; that is the same end.
+    if (!isMovedOn(err)) throw err;
+  }
   return { from: current.version, to: previous };
 }
 

@@ -237,4 +237,33 @@ describe.skipIf(!fs.existsSync(PYTHON))("the closed loop on examples/churn-loop"
     expect(applied.stderr.trim()).toBe(`mloop: ${badSpec}:4: model.colour: unknown field (expected one of name, alias)`);
   }, 200_000);
 
+  it("resumes after a SIGKILL in the middle of retraining without starting a second run", async () => {
+    trainChampion("churn-kill");
+    expect((await api(server.url, "POST", "registered-models/alias", { name: "churn-kill", alias: "champion", version: "1" })).status).toBe(200);
+    const spec = writeSpec("churn-kill", "churn-kill", (s) =>
+      s.replace("    model_name: churn-kill\n", "    model_name: churn-kill\n    label_noise: 0.5\n").replace("data:\n  from_log:\n    label_column: churned\n", `data:\n  path: ${path.join(dir, "data", "traffic_after.csv")}\n`),
+    );
+    const first = await apply(spec);
+    expect(mloop(["deploy", "retrain", "churn-kill"], server.url).status).toBe(0);
+    const during = await waitFor("retraining", 60_000, async () => {
+      const s = await deployment("churn-kill");
+      return s.deployment.state === "retraining" ? s : undefined;
+    }, first.output);
+    first.child.kill("SIGKILL");
+    await new Promise<void>((resolve) => (first.child.exitCode !== null || first.child.signalCode !== null ? resolve() : first.child.once("exit", () => resolve())));
+    const runId = during.deployment.context.run_id as string;
+    expect((await api(server.url, "GET", `runs/get?run_id=${runId}`)).body.run.info.status).toBe("RUNNING");
+
+    const second = await apply(spec);
+    const final = await waitFor("the same final state after the restart", 120_000, async () => {
+      const s = await deployment("churn-kill");
+      return s.events.some((e) => e.to_state === "refused") && s.deployment.state === "serving" ? s : undefined;
+    }, second.output);
+    expect(final.events.map((e: any) => e.to_state)).toEqual(["serving", "drift_detected", "retraining", "evaluating", "refused", "serving"]);
+    expect(final.events[3].data.run_id).toBe(runId);
+    const exp = (await api(server.url, "GET", "experiments/get-by-name?experiment_name=deploy-churn-kill")).body.experiment;
+    const runs = (await api(server.url, "POST", "runs/search", { experiment_ids: [exp.experiment_id], filter: "tags.`mloop.deployment` = 'churn-kill'" })).body.runs;
+    expect(runs.filter((r: any) => r.info.run_name.startsWith("retrain-")).map((r: any) => r.info.run_id)).toEqual([runId]);
+    second.child.kill("SIGTERM");
+  }, 200_000);
 });
