@@ -143,6 +143,13 @@ async function applyDeployment(specFile: string, o: { trackingUri?: string; port
   });
   const applied = await oneLine(controller.apply());
   emit({ event: "applied", deployment: applied.name, state: applied.state, serving: address, champion: champion.version }, `${spec.name}: ${applied.state}, serving ${model.name} version ${champion.version} at ${address}; prediction log ${logDir}`);
+  // Each window is mirrored to a monitoring run (experiment mloop-monitoring), so a trigger names the run and step it came from.
+  const monitorExperiment = (await client.getExperimentByName("mloop-monitoring"))?.experiment_id ?? (await client.createExperiment("mloop-monitoring"));
+  const monitorUri = `models:/${model.name}@${model.alias}`;
+  const found = await client.searchRuns({ experimentIds: [monitorExperiment], filter: `tags.\`mloop.deployment\` = '${spec.name}'`, maxResults: 1 });
+  const monitorRunId =
+    found.items?.[0]?.info.run_id ??
+    (await client.createRun({ experimentId: monitorExperiment, runName: `monitor ${spec.name}`, tags: { "mloop.monitor.model": monitorUri, "mloop.deployment": spec.name } })).info.run_id;
   const interval = Number(o.interval ?? "1") * 1000;
   controller.start(interval);
   let polling = false;
@@ -155,7 +162,11 @@ async function applyDeployment(specFile: string, o: { trackingUri?: string; port
       .then(async (windows) => {
         for (const w of windows) {
           if (m !== monitor || w.end_ms < monitorFrom) continue;
-          const signal = { index: w.seq, driftShare: w.values.drift_share ?? null, accuracy: w.values.accuracy ?? null, closedAtMs: Date.now() };
+          const signal = { index: w.seq, driftShare: w.values.drift_share ?? null, accuracy: w.values.accuracy ?? null, closedAtMs: Date.now(), monitorRunId };
+          const ts = Date.now();
+          await client
+            .logBatch(monitorRunId, { metrics: Object.entries(w.values).map(([key, value]) => ({ key: monitoring.metricKey(key), value, timestamp: ts, step: w.seq })) })
+            .catch((err: Error) => emit({ event: "error", message: err.message }, `could not log window ${w.seq}: ${err.message}`));
           emit({ event: "window", ...signal }, `window ${w.seq}: ${w.rows} rows, drift_share ${signal.driftShare?.toFixed(3) ?? "-"}, accuracy ${signal.accuracy?.toFixed(3) ?? "-"}`);
           await controller.onWindow(signal);
         }

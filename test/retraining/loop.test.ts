@@ -4,7 +4,8 @@
  * controller in one process), the evaluation gate in Python. Case 1: traffic shifts, drift is
  * detected, a retraining run starts on the labelled traffic, the gate passes, the canary runs,
  * @champion moves to version 2 and the server answers from it. Case 2: a candidate trained on
- * corrupted labels is refused and the champion stays.
+ * corrupted labels is refused and the champion stays. Case 3: a canary worse on live labelled
+ * traffic is rolled back. Case 4: a controller SIGKILLed during retraining resumes the same run.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -149,6 +150,9 @@ describe.skipIf(!fs.existsSync(PYTHON))("the closed loop on examples/churn-loop"
     expect(states).toEqual(["serving", "drift_detected", "retraining", "evaluating", "canary", "promoted", "serving"]);
     const [, drift, retrain, evaluating, canary, promoted] = final.events;
     expect(drift.reason).toMatch(/^window \d+: drift_share [\d.]+ >= 0.5$/);
+    // The trigger names the monitoring run and the window (its step) that caused it.
+    const history = (await api(server.url, "GET", `metrics/get-history?run_id=${drift.data.monitor_run_id}&metric_key=drift_share`)).body.metrics;
+    expect(history.find((m: any) => m.step === drift.data.window).value).toBe(drift.data.drift_share);
     const latency = retrain.data.trigger_latency_ms as number;
     process.stderr.write(`closed loop: drift window closed → retraining run started in ${latency} ms\n`);
     expect(latency).toBeGreaterThanOrEqual(0);
@@ -185,9 +189,9 @@ describe.skipIf(!fs.existsSync(PYTHON))("the closed loop on examples/churn-loop"
     expect(evalRun.data.tags.find((t: any) => t.key === "mloop.gate.verdict").value).toBe("passed");
 
     // The CLI reads it back; a manual rollback moves @champion back to 1.
-    const history = mloop(["deploy", "history", "churn"], server.url);
-    expect(history.status).toBe(0);
-    expect(history.stdout).toMatch(/canary → promoted/);
+    const listed = mloop(["deploy", "history", "churn"], server.url);
+    expect(listed.status).toBe(0);
+    expect(listed.stdout).toMatch(/canary → promoted/);
     const rb = mloop(["deploy", "rollback", "churn"], server.url);
     expect(rb.stdout.trim()).toBe("churn: @champion moved from version 2 back to 1");
     expect((await api(server.url, "GET", "registered-models/alias?name=churn&alias=champion")).body.model_version.version).toBe("1");
@@ -235,6 +239,42 @@ describe.skipIf(!fs.existsSync(PYTHON))("the closed loop on examples/churn-loop"
     const applied = mloop(["deploy", "apply", badSpec], server.url);
     expect(applied.status).not.toBe(0);
     expect(applied.stderr.trim()).toBe(`mloop: ${badSpec}:4: model.colour: unknown field (expected one of name, alias)`);
+  }, 200_000);
+
+  it("rolls a canary back when its live accuracy falls behind the champion's", async () => {
+    trainChampion("churn-rb");
+    expect((await api(server.url, "POST", "registered-models/alias", { name: "churn-rb", alias: "champion", version: "1" })).status).toBe(200);
+    // The candidate learns the shifted world and passes the gate on its holdout; during the canary the world
+    // shifts back, and on live traffic (labelled) it is worse than the champion.
+    const spec = writeSpec("churn-rb", "churn-rb", (s) =>
+      s
+        .replace("data:\n  from_log:\n    label_column: churned\n", `data:\n  path: ${path.join(dir, "data", "traffic_after.csv")}\n`)
+        .replace("duration_s: 5", "duration_s: 60"),
+    );
+    const d = await apply(spec);
+    expect(mloop(["deploy", "retrain", "churn-rb", "--reason", "new season"], server.url).status).toBe(0);
+    await waitFor("the canary", 90_000, async () => ((await deployment("churn-rb")).deployment.state === "canary" ? true : undefined), d.output);
+    const before = readCsv(path.join(dir, "data", "traffic_before.csv"));
+    let i = 0;
+    const final = await waitFor("the rollback", 90_000, async () => {
+      const chunk = before.rows.slice(i % before.rows.length, (i % before.rows.length) + 20);
+      i += 20;
+      const res = await fetch(`${d.url}/invocations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ dataframe_split: { columns: FEATURES, data: chunk.map((r) => r.slice(0, 4)) } }) });
+      expect(res.status).toBe(200);
+      await fetch(`${d.url}/feedback`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ request_id: res.headers.get("x-request-id"), label: chunk.map((r) => r[4]) }) });
+      const s = await deployment("churn-rb");
+      if (s.events.some((e) => e.to_state === "promoted")) throw new Error(`promoted: ${JSON.stringify(s.events)}`);
+      return s.events.some((e) => e.to_state === "rolled_back") && s.deployment.state === "serving" ? s : undefined;
+    }, d.output);
+    expect(final.events.map((e: any) => e.to_state)).toEqual(["serving", "drift_detected", "retraining", "evaluating", "canary", "rolled_back", "serving"]);
+    const rolledBack = final.events[5];
+    expect(rolledBack.reason).toMatch(/^canary accuracy [\d.]+ vs champion [\d.]+: worse by more than 0.05$/);
+    expect(rolledBack.data.candidate.accuracy).toBeLessThan(rolledBack.data.champion.accuracy - 0.05);
+    expect((await api(server.url, "GET", "registered-models/alias?name=churn-rb&alias=champion")).body.model_version.version).toBe("1");
+    expect((await api(server.url, "GET", "registered-models/alias?name=churn-rb&alias=challenger")).body.model_version.version).toBe("1");
+    const mv = (await api(server.url, "GET", "model-versions/get?name=churn-rb&version=2")).body.model_version;
+    expect(mv.tags.find((t: any) => t.key === "mloop.rollout.verdict").value).toMatch(/^rolled back: canary accuracy/);
+    d.child.kill("SIGTERM");
   }, 200_000);
 
   it("resumes after a SIGKILL in the middle of retraining without starting a second run", async () => {
