@@ -13,6 +13,8 @@ import { MloopClient } from "../../src/client/index.js";
 import { loadServerConfig } from "../../src/config.js";
 import { Controller, DeploymentStore, HttpDeploymentLog, isMovedOn, parseDeploymentSpec, requestRetraining } from "../../src/retraining/index.js";
 import { buildScratchCli } from "../helpers/scratch-cli.js";
+import { canStartRedis, startRedis } from "../scale/redis.js";
+import { spawn } from "node:child_process";
 
 describe("the deployment controller", () => {
   let dir: string;
@@ -82,5 +84,47 @@ describe("the deployment controller", () => {
     // A stale revision is refused over HTTP as MLflow's INVALID_STATE.
     const stale = await log.transition("ctl", 1, "drift_detected", "late").catch((e: unknown) => e);
     expect(isMovedOn(stale)).toBe(true);
+  }, 90_000);
+
+  it.skipIf(!canStartRedis())("retrains on the worker queue with the run it recorded (backend: queue)", async () => {
+    const redis = await startRedis();
+    const queueEnv = { ...process.env, MLOOP_REDIS_URL: redis.url, MLOOP_QUEUE_NAME: `loop-${process.pid}` };
+    const worker = spawn(process.execPath, [cli.bin, "worker"], { env: queueEnv, stdio: ["ignore", "ignore", "pipe"] });
+    try {
+      let err = "";
+      await new Promise<void>((resolve, reject) => {
+        worker.stderr!.on("data", (d: Buffer) => {
+          err += d.toString();
+          if (err.includes("consuming queue")) resolve();
+        });
+        worker.once("exit", (code) => reject(new Error(`worker exited with ${code}: ${err}`)));
+      });
+      fs.mkdirSync(path.join(dir, "ok-project"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "ok-project", "MLproject"), "name: ok\nentry_points:\n  main:\n    parameters:\n      data: {type: string}\n    command: \"echo trained on {data}\"\n");
+      const qspec = parseDeploymentSpec(
+        `name: ctlq\nmodel: {name: m}\nretraining:\n  project: ./ok-project\n  backend: queue\n  parameters: {data: "\${data}"}\ndata: {path: ./data.csv}\nevaluation: {data: ./data.csv}\n`,
+        "deploy.yaml",
+        dir,
+      );
+      const log = new HttpDeploymentLog(new MloopClient({ trackingUri: url }).http);
+      const c = new Controller({ spec: qspec, log, trackingUri: url, holder: "q", stateDir: path.join(dir, "state-q"), mloopCommand: [process.execPath, cli.bin], env: queueEnv });
+      await c.apply();
+      await requestRetraining(log, "ctlq");
+      const deadline = Date.now() + 60_000;
+      while (!["refused", "serving"].includes((await log.get("ctlq")).state) || (await log.events("ctlq")).length < 4) {
+        if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(await log.events("ctlq"))}`);
+        await c.tick();
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      const events = await log.events("ctlq");
+      const runId = events[2]!.data.run_id as string;
+      expect(events[3]!.reason).toBe(`retraining run ${runId} registered no version of m`);
+      const run = await new MloopClient({ trackingUri: url }).getRun(runId);
+      expect(run.info.status).toBe("FINISHED");
+      expect(run.data.tags.find((t) => t.key === "mlflow.project.backend")?.value).toBe("queue");
+    } finally {
+      worker.kill("SIGTERM");
+      await redis.stop();
+    }
   }, 90_000);
 });
