@@ -47,8 +47,9 @@ export function liveStats(logDir: string, sinceMs: number): Map<string, LiveStat
     const s = out.get(raw.version) ?? empty();
     out.set(raw.version, s);
     s.requests++;
+    // Any answer but 200 counts: the two sides get the same kind of traffic, so it is the difference that matters.
     if (raw.status !== 200) {
-      if ((raw.status ?? 500) >= 500) s.errors++;
+      s.errors++;
       continue;
     }
     const label = raw.request_id === undefined ? undefined : labels.get(raw.request_id);

@@ -5,7 +5,8 @@
  * detected, a retraining run starts on the labelled traffic, the gate passes, the canary runs,
  * @champion moves to version 2 and the server answers from it. Case 2: a candidate trained on
  * corrupted labels is refused and the champion stays. Case 3: a canary worse on live labelled
- * traffic is rolled back. Case 4: a controller SIGKILLed during retraining resumes the same run.
+ * traffic is rolled back; so is one whose live error rate rises. Case 5: a controller SIGKILLed
+ * during retraining resumes the same run.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -274,6 +275,42 @@ describe.skipIf(!fs.existsSync(PYTHON))("the closed loop on examples/churn-loop"
     expect((await api(server.url, "GET", "registered-models/alias?name=churn-rb&alias=challenger")).body.model_version.version).toBe("1");
     const mv = (await api(server.url, "GET", "model-versions/get?name=churn-rb&version=2")).body.model_version;
     expect(mv.tags.find((t: any) => t.key === "mloop.rollout.verdict").value).toMatch(/^rolled back: canary accuracy/);
+    d.child.kill("SIGTERM");
+  }, 200_000);
+
+  it("rolls a canary back when its live error rate rises", async () => {
+    trainChampion("churn-err");
+    expect((await api(server.url, "POST", "registered-models/alias", { name: "churn-err", alias: "champion", version: "1" })).status).toBe(200);
+    // Without the imputer the candidate passes the gate (the holdout has no gaps) and fails on live rows with a missing value.
+    const spec = writeSpec("churn-err", "churn-err", (s) =>
+      s
+        .replace("    model_name: churn-err\n", "    model_name: churn-err\n    impute: 0\n")
+        .replace("data:\n  from_log:\n    label_column: churned\n", `data:\n  path: ${path.join(dir, "data", "traffic_after.csv")}\n`)
+        .replace("duration_s: 5", "duration_s: 60"),
+    );
+    const d = await apply(spec);
+    expect(mloop(["deploy", "retrain", "churn-err"], server.url).status).toBe(0);
+    await waitFor("the canary", 90_000, async () => ((await deployment("churn-err")).deployment.state === "canary" ? true : undefined), d.output);
+    const after = readCsv(path.join(dir, "data", "traffic_after.csv"));
+    let i = 0;
+    const statuses = new Map<string, number[]>();
+    const final = await waitFor("the rollback", 90_000, async () => {
+      const rows: (number | null)[][] = after.rows.slice(i % 1000, (i % 1000) + 10).map((r) => r.slice(0, 4));
+      if ((i / 10) % 2 === 0) rows[0]![1] = null;
+      i += 10;
+      const res = await fetch(`${d.url}/invocations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ dataframe_split: { columns: FEATURES, data: rows } }) });
+      const v = res.headers.get("x-mloop-model-version") ?? "?";
+      statuses.set(v, [...(statuses.get(v) ?? []), res.status]);
+      const s = await deployment("churn-err");
+      if (s.events.some((e) => e.to_state === "promoted")) throw new Error(`promoted: ${JSON.stringify(s.events)}`);
+      return s.events.some((e) => e.to_state === "rolled_back") && s.deployment.state === "serving" ? s : undefined;
+    }, d.output);
+    expect(final.events.map((e: any) => e.to_state)).toEqual(["serving", "drift_detected", "retraining", "evaluating", "canary", "rolled_back", "serving"]);
+    const rolledBack = final.events[5];
+    expect(rolledBack.reason).toMatch(/^canary error rate [\d.]+ vs champion 0.000: worse by more than 0.02$/);
+    expect(statuses.get("1")!.every((s) => s === 200)).toBe(true);
+    expect(statuses.get("2")!.some((s) => s !== 200)).toBe(true);
+    expect((await api(server.url, "GET", "registered-models/alias?name=churn-err&alias=champion")).body.model_version.version).toBe("1");
     d.child.kill("SIGTERM");
   }, 200_000);
 
