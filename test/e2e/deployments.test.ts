@@ -29,6 +29,8 @@ describe.skipIf(skip !== undefined)(`deployments in Chromium${skip ? ` — skipp
       metrics: [0.25, 0.25, 0.75].flatMap((v, i) => [
         { key: "drift_share", value: v, timestamp: ts, step: i + 1 },
         { key: "accuracy", value: 0.8 - i * 0.1, timestamp: ts, step: i + 1 },
+        { key: "drift_score.monthly_charges", value: 0.1 + i * 0.3, timestamp: ts, step: i + 1 },
+        { key: "drift_score.tenure_months", value: 0.05 * i, timestamp: ts, step: i + 1 },
       ]),
     });
     const train = await client.createRun({ experimentId: exp, runName: "retrain-churn" });
@@ -55,6 +57,9 @@ describe.skipIf(skip !== undefined)(`deployments in Chromium${skip ? ` — skipp
     expect(await timeline.getByRole("link", { name: "monitoring window 3" }).getAttribute("href")).toBe(`/runs/${monitor.info.run_id}`);
     await page.locator("#drift-title").waitFor();
     await page.locator("section[aria-labelledby=drift-title] canvas").first().waitFor();
+    const perFeature = page.locator("#feature-drift");
+    await perFeature.locator("canvas").nth(1).waitFor();
+    expect(await perFeature.innerText()).toMatch(/monthly_charges[\s\S]*tenure_months/);
     await screenshot(page, "40-deployment-timeline");
     expect(errors).toEqual([]);
     await page.close();

@@ -1,7 +1,8 @@
 /**
  * Deployments (`mloop deploy`): each deployment's state, and per deployment the
  * timeline of every decision with its reason and links to the runs and
- * versions involved, with drift and live accuracy per monitoring window.
+ * versions involved, with drift (overall and per feature) and live accuracy
+ * per monitoring window.
  */
 import * as api from "../api.js";
 import { Empty, ErrorBox } from "../components/common.js";
@@ -111,7 +112,9 @@ export function DeploymentPage({ name }: { name: string }) {
         monitorRunId = runs.runs?.[0]?.info.run_id;
       }
     }
-    return { deployment, events, monitorRunId };
+    // Per-feature drift: the monitoring run's `drift_score.<column>` metrics.
+    const features = monitorRunId ? ((await api.getRun(monitorRunId)).data.metrics ?? []).map((m) => m.key).filter((k) => k.startsWith("drift_score.")).sort() : [];
+    return { deployment, events, monitorRunId, features };
   }, [name]);
   const d = loaded.data?.deployment;
   const m = d ? modelOf(d) : { name: "", alias: "" };
@@ -135,6 +138,16 @@ export function DeploymentPage({ name }: { name: string }) {
             <MetricChart runs={[{ id: monitorRun, name: "drift share" }]} metricKey="drift_share" settings={CHART_SETTINGS} title="drift_share" height={200} />
             <MetricChart runs={[{ id: monitorRun, name: "accuracy" }]} metricKey="accuracy" settings={CHART_SETTINGS} title="accuracy" height={200} />
           </div>
+          {(loaded.data?.features.length ?? 0) > 0 && (
+            <>
+              <h3 id="feature-drift-title">Drift score per feature</h3>
+              <div className="charts" id="feature-drift">
+                {loaded.data!.features.map((k) => (
+                  <MetricChart key={k} runs={[{ id: monitorRun, name: k.slice("drift_score.".length) }]} metricKey={k} settings={CHART_SETTINGS} title={k.slice("drift_score.".length)} height={160} />
+                ))}
+              </div>
+            </>
+          )}
         </section>
       )}
       <section aria-labelledby="timeline-title">
