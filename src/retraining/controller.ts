@@ -134,6 +134,12 @@ export class Controller {
       reason = `window ${w.index}: accuracy ${w.accuracy.toFixed(3)} < ${monitor.accuracyFloor}`;
     }
     if (!reason) return false;
+    // After a decision, drift that lasts does not retrigger at once: a refused candidate would be retrained every window.
+    const returnedAt = d.context.returned_at;
+    if (typeof returnedAt === "number" && Date.now() - returnedAt < monitor.cooldownSeconds * 1000) {
+      this.note(`${this.spec.name}: ${reason}, but within the ${monitor.cooldownSeconds} s cooldown after ${String(d.context.after ?? "the last decision")}`);
+      return false;
+    }
     const trigger = { kind, window: w.index, drift_share: w.driftShare, accuracy: w.accuracy, closed_at_ms: w.closedAtMs, monitor_run_id: w.monitorRunId ?? null };
     try {
       await this.opts.log.transition(this.spec.name, d.revision, "drift_detected", reason, { context: { trigger }, data: trigger });
@@ -172,7 +178,7 @@ export class Controller {
     const name = this.spec.name;
     if (d.state === "promoted" || d.state === "refused" || d.state === "rolled_back") {
       await log.releaseLease(name, LEASE, this.holder);
-      return log.transition(name, d.revision, "serving", `back to serving after ${d.state.replace("_", " ")}`, { context: {} });
+      return log.transition(name, d.revision, "serving", `back to serving after ${d.state.replace("_", " ")}`, { context: { returned_at: Date.now(), after: d.state } });
     }
     if (d.state === "serving") {
       const every = this.spec.triggers.scheduleMinutes;

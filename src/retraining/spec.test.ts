@@ -44,7 +44,7 @@ describe("deployment spec", () => {
   it("reads every section with defaults filled in", () => {
     const s = parseDeploymentSpec(GOOD, "deploy.yaml", "/x");
     expect(s.model).toEqual({ name: "churn", alias: "champion" });
-    expect(s.monitor).toEqual({ windowRows: 100, driftShare: 0.3, accuracyFloor: 0.7, reference: undefined });
+    expect(s.monitor).toEqual({ windowRows: 100, driftShare: 0.3, accuracyFloor: 0.7, reference: undefined, cooldownSeconds: 300 });
     expect(s.triggers).toEqual({ drift: true, accuracy: true, manual: true, scheduleMinutes: 60 });
     expect(s.retraining.parameters).toEqual({ data: "${data}", n_estimators: "50" });
     expect(s.retraining.experiment).toBe("deploy-churn");

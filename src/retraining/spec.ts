@@ -34,7 +34,7 @@ export interface DeploymentSpec {
   name: string;
   model: { name: string; alias: string };
   serving: { port: number; logDir: string };
-  monitor: { windowRows: number; driftShare: number; accuracyFloor?: number | undefined; reference?: string | undefined };
+  monitor: { windowRows: number; driftShare: number; accuracyFloor?: number | undefined; reference?: string | undefined; cooldownSeconds: number };
   triggers: { drift: boolean; accuracy: boolean; manual: boolean; scheduleMinutes?: number | undefined };
   retraining: {
     project: string;
@@ -159,12 +159,13 @@ export function parseDeploymentSpec(text: string, file = "deploy.yaml", baseDir 
   r.map(["serving"], ["port", "log_dir"]);
   const serving = { port: r.num(["serving", "port"], 5001, 0, 65535), logDir: r.str(["serving", "log_dir"], "mloop-predictions") };
 
-  r.map(["monitor"], ["window_rows", "drift_share", "accuracy_floor", "reference"]);
+  r.map(["monitor"], ["window_rows", "drift_share", "accuracy_floor", "reference", "cooldown_s"]);
   const monitor = {
     windowRows: r.num(["monitor", "window_rows"], 200, 1, 10_000_000),
     driftShare: r.num(["monitor", "drift_share"], 0.5, 0, 1),
     accuracyFloor: r.optNum(["monitor", "accuracy_floor"], 0, 1),
     reference: r.optStr(["monitor", "reference"]),
+    cooldownSeconds: r.num(["monitor", "cooldown_s"], 300, 0, 30 * 86400),
   };
 
   const triggerNode = r.node(["triggers"]);

@@ -81,6 +81,17 @@ describe("the deployment controller", () => {
     expect(fs.readFileSync(path.join(dir, "state-b", `train-${runId}.log`), "utf8")).toMatch(/training on .*data\.csv/);
     expect(await store.leaseHolder("ctl", "retraining")).toBeUndefined();
 
+    // Lasting drift right after that decision waits for the cooldown (300 s by default); without one it triggers.
+    const drifted = { index: 7, driftShare: 0.9, accuracy: null, closedAtMs: Date.now() };
+    expect(await b.onWindow(drifted)).toBe(false);
+    expect((await log.get("ctl")).state).toBe("serving");
+    const eager = new Controller({ spec: { ...spec(), monitor: { ...spec().monitor, cooldownSeconds: 0 } }, log, trackingUri: url, holder: "b", stateDir: path.join(dir, "state-b"), mloopCommand: [process.execPath, cli.bin] });
+    expect(await eager.onWindow({ ...drifted, driftShare: 0.1 })).toBe(false);
+    expect(await eager.onWindow(drifted)).toBe(true);
+    const triggered = await log.events("ctl", { afterSeq: 5 });
+    expect(triggered.map((e) => [e.toState, e.reason])[0]).toEqual(["drift_detected", "window 7: drift_share 0.900 >= 0.5"]);
+    expect(triggered[1]!.toState).toBe("retraining");
+
     // A stale revision is refused over HTTP as MLflow's INVALID_STATE.
     const stale = await log.transition("ctl", 1, "drift_detected", "late").catch((e: unknown) => e);
     expect(isMovedOn(stale)).toBe(true);
