@@ -8,7 +8,7 @@ import type { Migration } from "../migrations.js";
  * retraining per deployment at a time, across replicas).
  */
 export const deployments: Migration = {
-  version: 10,
+  version: 11,
   name: "deployments",
   sql: `
 CREATE TABLE deployments (
