@@ -10,6 +10,7 @@ import { registerRegistry } from "./registry.js";
 import { registerTracking } from "./tracking.js";
 import { registerTraces } from "./traces.js";
 import { registerMonitoring } from "./monitoring.js";
+import { registerRetraining } from "./retraining.js";
 import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
 import { noteFloatLiterals } from "./params.js";
@@ -158,6 +159,7 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
   await registerArtifacts(app, deps, { tracking, registry });
   registerTraces(app, deps, { tracking });
   registerMonitoring(app, deps, { registry });
+  registerRetraining(app, deps);
   registerGraphql(app, deps, { tracking, registry });
   registerWebUi(app, deps);
 

@@ -191,6 +191,15 @@ const TABLE: Record<string, Rule> = {
   [`GET ${MLOOP}/monitoring/profiles/get`]: on("registered-model", "read"),
   [`POST ${MLOOP}/monitoring/model-versions/drift-report`]: on("registered-model", "read"),
   [`POST ${MLOOP}/monitoring/reports/create`]: USER,
+  // ---- deployments (src/api/retraining.ts): any user reads; controllers and operators who change them are admins
+  [`GET ${MLOOP}/deployments/get`]: USER,
+  [`GET ${MLOOP}/deployments/list`]: USER,
+  [`GET ${MLOOP}/deployments/events/list`]: USER,
+  [`POST ${MLOOP}/deployments/apply`]: ADMIN,
+  [`POST ${MLOOP}/deployments/transition`]: ADMIN,
+  [`POST ${MLOOP}/deployments/update-context`]: ADMIN,
+  [`POST ${MLOOP}/deployments/leases/acquire`]: ADMIN,
+  [`POST ${MLOOP}/deployments/leases/release`]: ADMIN,
 
   [`GET|POST ${API}/webhooks`]: ADMIN,
   [`GET|PATCH|DELETE ${API}/webhooks/:webhook_id`]: ADMIN,

@@ -13,6 +13,7 @@ import { registerDataCommand } from "./data.js";
 import { registerServeCommand } from "./serve.js";
 import { registerPipelineCommands } from "./pipelines.js";
 import { registerMonitorCommand } from "./monitor.js";
+import { registerDeployCommand } from "./deploy.js";
 import { ApiError } from "../client/index.js";
 import { CliError } from "./errors.js";
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerPipelineCommands(program);
   registerMonitorCommand(program);
+  registerDeployCommand(program);
   return program;
 }
 

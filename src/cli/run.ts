@@ -54,7 +54,7 @@ export function registerRunCommand(program: Command): void {
     if (opts.envManager === "docker") throw new CliError("--env-manager docker needs Docker, which mloop run does not support; use --env-manager local or virtualenv");
     const env = processEnv();
     if (opts.backend === "queue") {
-      process.exitCode = await runOnQueue(uri, { entryPoint: opts.entryPoint, params: parseParamList(opts.paramList ?? []), experimentName: opts.experimentName, experimentId: opts.experimentId, runName: opts.runName, version: opts.version, envManager: opts.envManager, trackingUri: resolveTrackingUri(opts.trackingUri) });
+      process.exitCode = await runOnQueue(uri, { entryPoint: opts.entryPoint, params: parseParamList(opts.paramList ?? []), experimentName: opts.experimentName, experimentId: opts.experimentId, runName: opts.runName, runId: opts.runId, version: opts.version, envManager: opts.envManager, trackingUri: resolveTrackingUri(opts.trackingUri) });
       return;
     }
     try {

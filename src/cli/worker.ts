@@ -35,6 +35,8 @@ export interface QueueRunOptions {
   experimentName?: string;
   experimentId?: string;
   runName?: string;
+  /** Queue this existing run (`--run-id`) instead of creating one. */
+  runId?: string;
   version?: string;
   envManager?: EnvManager;
   trackingUri?: string;
@@ -64,6 +66,7 @@ export async function runOnQueue(uri: string, opts: QueueRunOptions): Promise<nu
     experimentName: opts.experimentName ?? processEnv().MLFLOW_EXPERIMENT_NAME,
     experimentId: opts.experimentId ?? processEnv().MLFLOW_EXPERIMENT_ID,
     runName: opts.runName,
+    runId: opts.runId,
     version: opts.version,
     envManager: opts.envManager,
     log: (line) => process.stderr.write(`${line}\n`),

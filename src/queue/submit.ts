@@ -20,6 +20,8 @@ export interface SubmitRunOptions {
   experimentId?: string;
   experimentName?: string;
   runName?: string;
+  /** Queue this existing run (e.g. one a deployment controller created and recorded first) instead of creating one. */
+  runId?: string;
   env?: Record<string, string>;
   /** Where warnings found while checking the project go (default: nowhere). */
   log?: (line: string) => void;
@@ -59,20 +61,24 @@ export async function submitRun(opts: SubmitRunOptions): Promise<SubmittedRun> {
   if (!experimentId && opts.experimentName) {
     experimentId = (await client.getExperimentByName(opts.experimentName))?.experiment_id ?? (await client.createExperiment(opts.experimentName));
   }
-  experimentId ??= "0";
-  const run = await client.createRun({
-    experimentId,
-    runName: opts.runName,
-    userId: os.userInfo().username,
-    tags: {
-      [TAGS.backend]: "queue",
-      [TAGS.queue]: opts.config.queueName,
-      [TAGS.entryPoint]: entryPoint,
-      [TAGS.sourceName]: stripCredentials(uri),
-      [TAGS.sourceType]: "PROJECT",
-    },
-  });
-  const runId = run.info.run_id;
+  const tags = {
+    [TAGS.backend]: "queue",
+    [TAGS.queue]: opts.config.queueName,
+    [TAGS.entryPoint]: entryPoint,
+    [TAGS.sourceName]: stripCredentials(uri),
+    [TAGS.sourceType]: "PROJECT",
+  };
+  let runId: string;
+  if (opts.runId) {
+    const existing = await client.getRun(opts.runId);
+    runId = existing.info.run_id;
+    experimentId = existing.info.experiment_id;
+    await client.setTags(runId, tags);
+  } else {
+    experimentId ??= "0";
+    const run = await client.createRun({ experimentId, runName: opts.runName, userId: os.userInfo().username, tags });
+    runId = run.info.run_id;
+  }
   await client.updateRun(runId, { status: "SCHEDULED" });
   const queue = openQueue(opts.config);
   try {

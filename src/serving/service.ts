@@ -263,6 +263,12 @@ export class ServingService {
     return loaded;
   }
 
+  /** Changes the traffic split between champion and challenger (the deployment controller's canary); the next request uses it. */
+  setPolicy(policy: TrafficPolicy): void {
+    if (policy.mode !== "single" && !this.challenger) throw new MlflowError("INVALID_STATE", `traffic mode '${policy.mode}' needs a challenger model`);
+    this.opts.policy = policy;
+  }
+
   /** Re-reads every followed alias now (polling and the registry webhook call this). */
   async refresh(): Promise<void> {
     await Promise.all([this.champion.refresh(), this.challenger?.refresh()]);

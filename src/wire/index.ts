@@ -9,3 +9,4 @@ export * from "./registry.js";
 export type * from "./artifacts.js";
 export type * from "./serving.js";
 export type * from "./traces.js";
+export type * from "./retraining.js";

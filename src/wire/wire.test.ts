@@ -138,6 +138,8 @@ const webhook = fields<wire.Webhook>({
 });
 const fileInfo = fields<wire.FileInfo>({ path: R, is_dir: R, file_size: O });
 const page = { next_page_token: O } as const satisfies Fields<wire.PageResponse>;
+const deployment = fields<wire.DeploymentInfo>({ name: R, state: R, context: R, revision: R, spec: R, created_at: R, updated_at: R });
+const deploymentEvent = fields<wire.DeploymentEventInfo>({ seq: R, timestamp_ms: R, from_state: R, to_state: R, reason: R, data: R });
 
 const replies = {
   createExperiment: fields<wire.CreateExperimentResponse>({ experiment_id: R }),
@@ -164,6 +166,10 @@ const replies = {
   listWebhooks: fields<wire.ListWebhooksResponse>({ ...page, webhooks: [R, webhook] }),
   listArtifacts: fields<wire.ListArtifactsResponse>({ ...page, root_uri: R, files: [R, fileInfo] }),
   listProxyArtifacts: fields<wire.ListProxyArtifactsResponse>({ files: [R, fileInfo] }),
+  deployment: fields<wire.GetDeploymentResponse>({ deployment: [R, deployment] }),
+  deployments: fields<wire.ListDeploymentsResponse>({ deployments: [R, deployment] }),
+  deploymentEvents: fields<wire.ListDeploymentEventsResponse>({ events: [R, deploymentEvent] }),
+  lease: fields<wire.AcquireLeaseResponse>({ acquired: R, holder: R }),
   error: fields<wire.ErrorResponse>({ error_code: R, message: R }),
   empty: fields<wire.EmptyResponse>({}),
 };
@@ -214,6 +220,8 @@ describe("the wire types are the SDK's and the web UI's", () => {
     expectTypeOf<web.RegisteredModel>().toEqualTypeOf<wire.RegisteredModel>();
     expectTypeOf<web.ModelVersion>().toEqualTypeOf<wire.ModelVersion>();
     expectTypeOf<web.LoggedModel>().toEqualTypeOf<wire.LoggedModel>();
+    expectTypeOf<web.DeploymentInfo>().toEqualTypeOf<wire.DeploymentInfo>();
+    expectTypeOf<web.DeploymentEventInfo>().toEqualTypeOf<wire.DeploymentEventInfo>();
   });
 
   it("the SDK returns them, its metric values decoded to numbers", () => {
@@ -292,6 +300,19 @@ describe("the server's replies have exactly the wire types' fields", () => {
     ).webhook.webhook_id;
   });
   afterAll(async () => t?.close());
+
+  it("deployments", async () => {
+    const base = "/api/2.0/mloop/deployments";
+    const applied = await expectShape(replies.deployment, "POST", `${base}/apply`, { name: "wire", spec: { model: { name: "fraud" } } });
+    await expectShape(replies.deployment, "POST", `${base}/transition`, { name: "wire", revision: applied.deployment.revision, to_state: "drift_detected", reason: "test", data: { window: 1 } });
+    await expectShape(replies.deployment, "GET", `${base}/get?name=wire`);
+    await expectShape(replies.deployments, "GET", `${base}/list`);
+    const events = await expectShape(replies.deploymentEvents, "GET", `${base}/events/list?name=wire`);
+    expect(events.events.map((e: { to_state: string }) => e.to_state)).toEqual(["serving", "drift_detected"]);
+    await expectShape(replies.lease, "POST", `${base}/leases/acquire`, { name: "wire", purpose: "retraining", holder: "a", ttl_ms: 1000 });
+    await expectShape(replies.empty, "POST", `${base}/leases/release`, { name: "wire", purpose: "retraining", holder: "a" });
+    await expectShape(replies.deployment, "POST", `${base}/update-context`, { name: "wire", revision: 2, context: { a: 1 } });
+  });
 
   it("experiments", async () => {
     await expectShape(replies.createExperiment, "POST", "experiments/create", { name: "wire-3" });

@@ -25,6 +25,9 @@ import type {
   SearchModelVersionsResponse,
   SearchRegisteredModelsResponse,
   SearchRunsResponse,
+  GetDeploymentResponse,
+  ListDeploymentsResponse,
+  ListDeploymentEventsResponse,
 } from "../../src/wire/index.js";
 
 /** The wire types the pages use, from the one definition in `src/wire/`. */
@@ -40,6 +43,8 @@ export type {
   Run,
   RunInfo,
   RunMetric,
+  DeploymentInfo,
+  DeploymentEventInfo,
 } from "../../src/wire/index.js";
 
 export class ApiError extends Error {
@@ -266,3 +271,10 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+// ---- deployments (mloop's closed loop, /ajax-api/2.0/mloop/deployments) ----
+
+const MLOOP = "/ajax-api/2.0/mloop/";
+export const listDeployments = async () => (await request<ListDeploymentsResponse>("GET", MLOOP + "deployments/list")).deployments;
+export const getDeployment = async (name: string) => (await request<GetDeploymentResponse>("GET", MLOOP + "deployments/get", { name })).deployment;
+export const listDeploymentEvents = async (name: string) => (await request<ListDeploymentEventsResponse>("GET", MLOOP + "deployments/events/list", { name, max_results: 10000 })).events;

@@ -10,6 +10,8 @@ const ModelsPage = lazy(() => import("./pages/models.js").then((m) => ({ default
 const ModelPage = lazy(() => import("./pages/models.js").then((m) => ({ default: m.ModelPage })));
 const TracesPage = lazy(() => import("./pages/traces.js").then((m) => ({ default: m.TracesPage })));
 const TracePage = lazy(() => import("./pages/traces.js").then((m) => ({ default: m.TracePage })));
+const DeploymentsPage = lazy(() => import("./pages/deployments.js").then((m) => ({ default: m.DeploymentsPage })));
+const DeploymentPage = lazy(() => import("./pages/deployments.js").then((m) => ({ default: m.DeploymentPage })));
 const ModelVersionPage = lazy(() => import("./pages/models.js").then((m) => ({ default: m.ModelVersionPage })));
 
 function Route() {
@@ -24,6 +26,8 @@ function Route() {
   if (pathname === "/compare") return <ComparePage />;
   if (pathname === "/models") return <ModelsPage />;
   if ((m = match("/models/:name", pathname))) return <ModelPage name={m.name!} />;
+  if (pathname === "/deployments") return <DeploymentsPage />;
+  if ((m = match("/deployments/:name", pathname))) return <DeploymentPage name={m.name!} />;
   if ((m = match("/models/:name/versions/:version", pathname))) return <ModelVersionPage name={m.name!} version={m.version!} />;
   return (
     <main className="page" id="main">
@@ -37,7 +41,7 @@ function Route() {
 
 export function App() {
   const { pathname } = useLocation();
-  const section = pathname.startsWith("/models") ? "models" : "experiments";
+  const section = pathname.startsWith("/models") ? "models" : pathname.startsWith("/deployments") ? "deployments" : "experiments";
   return (
     <>
       <a className="skip-link" href="#main">
@@ -57,6 +61,9 @@ export function App() {
           </Link>
           <Link to="/models" aria-current={section === "models" ? "page" : undefined}>
             Models
+          </Link>
+          <Link to="/deployments" aria-current={section === "deployments" ? "page" : undefined}>
+            Deployments
           </Link>
         </nav>
       </header>

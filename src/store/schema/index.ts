@@ -8,6 +8,7 @@ import { traces } from "./0007-traces.js";
 import { auth } from "./0008-auth.js";
 import { metricIndexes } from "./0009-metric-indexes.js";
 import { webhookLeases } from "./0010-webhook-leases.js";
+import { deployments } from "./0011-deployments.js";
 
 /** Every migration, in order. A new schema change is a new file and a new line here. */
-export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, loggedModelMetrics, traces, auth, metricIndexes, webhookLeases];
+export const MIGRATIONS: readonly Migration[] = [tracking, registry, trackingRuns, runSearch, loggedModelMetrics, traces, auth, metricIndexes, webhookLeases, deployments];
