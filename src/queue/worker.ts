@@ -58,8 +58,9 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
     await client.updateRun(data.runId, { status: "FAILED", endTime: Date.now() });
     const logs = new LogWriter(redis, logStreamKey(config, data.runId));
     logs.line(`[mloop worker ${id}] run failed: ${reason}`);
-    await logs.end("FAILED", reason);
+    await logs.flush();
     await uploadLog(data).catch(() => undefined);
+    await logs.end("FAILED", reason);
   };
 
   const uploadLog = async (data: QueuedRun) => {
@@ -95,10 +96,13 @@ export async function startRunWorker(opts: RunWorkerOptions): Promise<RunWorker>
       // `mloop run` tags the run with its own (local) backend; the run was executed by the queue.
       await client.setTag(data.runId, TAGS.backend, "queue").catch(() => undefined);
       if (exitCode !== 0) throw new Error(problem ?? `the run's command exited with code ${exitCode} on worker ${id}`);
-      await client.updateRun(data.runId, { status: "FINISHED", endTime: Date.now() });
+      // The log artifact is stored before the run is FINISHED and its stream ends, so whoever sees
+      // the end (`mloop run --backend queue` following the stream, a poller) finds the log there.
       logs.line(`[mloop worker ${id}] run succeeded`);
-      await logs.end("FINISHED");
+      await logs.flush();
       await uploadLog(data).catch((err: unknown) => say(`mloop worker: could not store the log of run ${data.runId}: ${String(err)}`));
+      await client.updateRun(data.runId, { status: "FINISHED", endTime: Date.now() });
+      await logs.end("FINISHED");
       return { runId: data.runId, worker: id };
     },
     {
