@@ -23,19 +23,9 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ROOT, positiveIntEnv as env } from "../env.mjs";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
 const quick = process.env.BENCH_QUICK === "1";
-function env(name, dflt) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`bench: ${name} must be a positive integer, got '${raw}'`);
-    process.exit(2);
-  }
-  return n;
-}
 const FILES = env("BENCH_FILES", quick ? 1000 : 10000);
 const FILES_MB = env("BENCH_FILES_MB", quick ? 200 : 2048);
 const BIG_MB = env("BENCH_BIG_MB", quick ? 100 : 1024);

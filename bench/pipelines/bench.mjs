@@ -24,18 +24,8 @@ import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ROOT, positiveIntEnv as env } from "../env.mjs";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-function env(name, dflt) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`bench: ${name} must be a positive integer, got '${raw}'`);
-    process.exit(2);
-  }
-  return n;
-}
 const STAGES = env("BENCH_STAGES", 50);
 const REPEAT = env("BENCH_REPEAT", 3);
 const DVC = path.resolve(ROOT, process.env.BENCH_DVC ?? ".venv/bin/dvc");

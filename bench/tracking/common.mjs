@@ -7,19 +7,9 @@ import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 
-export const ROOT = path.resolve(import.meta.dirname, "../..");
+import { ROOT, positiveIntEnv } from "../env.mjs";
 
-/** A positive integer from the environment, or `dflt`; anything else stops the benchmark. */
-export function positiveIntEnv(name, dflt) {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return dflt;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) {
-    console.error(`bench: ${name} must be a positive integer, got '${raw}'`);
-    process.exit(2);
-  }
-  return n;
-}
+export { ROOT, positiveIntEnv };
 
 /** Stops with one line unless the build and the mlflow executable are there. */
 export function requireBuildAndMlflow(mlflow) {
