@@ -5,7 +5,12 @@
  */
 import type { Command } from "commander";
 import { MlflowError } from "../errors.js";
-import { DataRepo, type Phase, type RepoOptions, type StatusEntry } from "../data/index.js";
+import type { DataRepo, Phase, RepoOptions, StatusEntry } from "../data/index.js";
+
+// loaded when a data command runs, not on every start of the CLI
+async function dataRepo(): Promise<typeof DataRepo> {
+  return (await import("../data/index.js")).DataRepo;
+}
 import { CliError } from "./errors.js";
 import { formatBytes, oneLineErrors, out, paint, positiveInt, printJson, printTable, transferProgress, withExamples } from "./output.js";
 
@@ -47,7 +52,7 @@ async function withRepo<T>(opts: DataOptions, fn: (repo: DataRepo, cwd: string) 
   const bars = progressBars();
   let repo: DataRepo | undefined;
   try {
-    repo = DataRepo.open(cwd, { jobs: opts.jobs, onProgress: bars.onProgress });
+    repo = (await dataRepo()).open(cwd, { jobs: opts.jobs, onProgress: bars.onProgress });
     return await fn(repo, cwd);
   } catch (err) {
     throw plain(err);
@@ -90,7 +95,7 @@ export function registerDataCommand(program: Command): void {
     "git init && mloop data init",
   ).action(async (opts: { cd?: string; scm: boolean; force?: boolean }) => {
     try {
-      const repo = DataRepo.init(opts.cd ?? process.cwd(), { noScm: !opts.scm, force: opts.force });
+      const repo = (await dataRepo()).init(opts.cd ?? process.cwd(), { noScm: !opts.scm, force: opts.force });
       out(`Initialized a DVC repository in ${repo.root}`);
     } catch (err) {
       throw plain(err);

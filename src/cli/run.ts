@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { processEnv, resolveTrackingUri } from "../config.js";
-import { parseParamList, ProjectError, runProject, type EnvManager } from "../projects/index.js";
+import type { EnvManager } from "../projects/index.js";
 import { CliError } from "./errors.js";
 import { collect, withExamples } from "./output.js";
 import { runOnQueue } from "./worker.js";
@@ -52,6 +52,8 @@ export function registerRunCommand(program: Command): void {
     "mloop run . -e scripts/evaluate.py --env-manager local",
   ).action(async (uri: string, opts: RunOptions) => {
     if (opts.envManager === "docker") throw new CliError("--env-manager docker needs Docker, which mloop run does not support; use --env-manager local or virtualenv");
+    // loaded when a project runs, not on every start of the CLI
+    const { parseParamList, ProjectError, runProject } = await import("../projects/index.js");
     const env = processEnv();
     if (opts.backend === "queue") {
       process.exitCode = await runOnQueue(uri, { entryPoint: opts.entryPoint, params: parseParamList(opts.paramList ?? []), experimentName: opts.experimentName, experimentId: opts.experimentId, runName: opts.runName, runId: opts.runId, version: opts.version, envManager: opts.envManager, trackingUri: resolveTrackingUri(opts.trackingUri) });
