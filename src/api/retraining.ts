@@ -14,14 +14,41 @@ import type {
   GetDeploymentResponse,
   ListDeploymentEventsResponse,
   ListDeploymentsResponse,
+  ServedVersionInfo,
 } from "../wire/index.js";
 import type { DomainDeps } from "./deps.js";
 import { MLOOP_PREFIXES } from "./monitoring.js";
 import { input, optInt, reqInt, reqString, type Input } from "./params.js";
 import { mlflowRoute } from "./routing.js";
 
-export function deploymentInfo(d: DeploymentRecord): DeploymentInfo {
-  return { name: d.name, state: d.state, context: d.context, revision: d.revision, spec: d.spec, created_at: d.createdAt, updated_at: d.updatedAt };
+export function deploymentInfo(d: DeploymentRecord, aliases: Record<string, string> = {}): DeploymentInfo {
+  return { name: d.name, state: d.state, context: d.context, revision: d.revision, spec: d.spec, created_at: d.createdAt, updated_at: d.updatedAt, served: servedVersions(d, aliases) };
+}
+
+interface StoredSpec {
+  model?: { name?: unknown; alias?: unknown };
+  rollout?: { mode?: unknown; share?: unknown; challengerAlias?: unknown };
+}
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+/**
+ * The versions serving now, from the stored state: the champion (`@alias`)
+ * answers everything, except during a canary, when the challenger (the
+ * candidate in the context) answers `rollout.share` of requests; in shadow it
+ * answers none and sees that share mirrored. `aliases` maps the model's aliases
+ * to versions (the registry's), for the champion outside of the evaluation.
+ */
+export function servedVersions(d: DeploymentRecord, aliases: Record<string, string>): ServedVersionInfo[] {
+  const spec = (d.spec && typeof d.spec === "object" ? d.spec : {}) as StoredSpec;
+  const alias = str(spec.model?.alias) ?? "champion";
+  const champion: ServedVersionInfo = { role: "champion", alias, version: aliases[alias] ?? str(d.context.champion_version) ?? null, share: 1, mode: "serving" };
+  if (d.state !== "canary") return [champion];
+  const share = typeof spec.rollout?.share === "number" && spec.rollout.share >= 0 && spec.rollout.share <= 1 ? spec.rollout.share : 0.1;
+  const challengerAlias = str(spec.rollout?.challengerAlias) ?? "challenger";
+  const version = str(d.context.candidate_version) ?? aliases[challengerAlias] ?? null;
+  if (spec.rollout?.mode === "shadow") return [champion, { role: "challenger", alias: challengerAlias, version, share: 0, mode: "shadow", shadow_share: share }];
+  return [{ ...champion, share: 1 - share, mode: "canary" }, { role: "challenger", alias: challengerAlias, version, share, mode: "canary" }];
 }
 
 export function eventInfo(e: DeploymentEvent): DeploymentEventInfo {
@@ -46,15 +73,29 @@ function nameOf(inp: Input, field = "name"): string {
 /** `/api/2.0/mloop/deployments/...` (and under `/ajax-api/`). */
 export function registerRetraining(app: FastifyInstance, deps: DomainDeps): { deployments: DeploymentStore } {
   const store = new DeploymentStore(deps.db);
+  /** The registry's aliases of each deployment's model (one query). */
+  const withServed = async (records: DeploymentRecord[]): Promise<DeploymentInfo[]> => {
+    const names = [...new Set(records.map((d) => str((d.spec as StoredSpec | null)?.model?.name)).filter((n): n is string => n !== undefined))];
+    const byModel = new Map<string, Record<string, string>>();
+    if (names.length > 0) {
+      const rows = await deps.db.all<{ name: string; alias: string; version: string | number }>(
+        `SELECT name, alias, version FROM registered_model_aliases WHERE name IN (${names.map(() => "?").join(", ")})`,
+        names,
+      );
+      for (const r of rows) byModel.set(r.name, { ...(byModel.get(r.name) ?? {}), [r.alias]: String(r.version) });
+    }
+    return records.map((d) => deploymentInfo(d, byModel.get(str((d.spec as StoredSpec | null)?.model?.name) ?? "") ?? {}));
+  };
+  const one = async (d: DeploymentRecord): Promise<DeploymentInfo> => (await withServed([d]))[0]!;
   const route = <R>(method: "GET" | "POST", path: string, handler: Parameters<typeof mlflowRoute<R>>[3]) => mlflowRoute<R>(app, method, path, handler, MLOOP_PREFIXES);
 
   route<GetDeploymentResponse>("POST", "deployments/apply", async (req) => {
     const inp = input(req);
     if (inp.spec === undefined) throw invalidParameter("Missing value for required parameter 'spec'.");
-    return { deployment: deploymentInfo(await store.apply(nameOf(inp), inp.spec)) };
+    return { deployment: await one(await store.apply(nameOf(inp), inp.spec)) };
   });
-  route<GetDeploymentResponse>("GET", "deployments/get", async (req) => ({ deployment: deploymentInfo(await store.get(nameOf(input(req)))) }));
-  route<ListDeploymentsResponse>("GET", "deployments/list", async () => ({ deployments: (await store.list()).map(deploymentInfo) }));
+  route<GetDeploymentResponse>("GET", "deployments/get", async (req) => ({ deployment: await one(await store.get(nameOf(input(req)))) }));
+  route<ListDeploymentsResponse>("GET", "deployments/list", async () => ({ deployments: await withServed(await store.list()) }));
   route<ListDeploymentEventsResponse>("GET", "deployments/events/list", async (req) => {
     const inp = input(req);
     const name = nameOf(inp);
@@ -71,13 +112,13 @@ export function registerRetraining(app: FastifyInstance, deps: DomainDeps): { de
     const context = objectField(inp, "context");
     const data = objectField(inp, "data");
     const d = await store.transition(nameOf(inp), reqInt(inp, "revision"), to, reqString(inp, "reason"), { ...(context ? { context } : {}), ...(data ? { data } : {}) });
-    return { deployment: deploymentInfo(d) };
+    return { deployment: await one(d) };
   });
   route<GetDeploymentResponse>("POST", "deployments/update-context", async (req) => {
     const inp = input(req);
     const context = objectField(inp, "context");
     if (!context) throw invalidParameter("Missing value for required parameter 'context'.");
-    return { deployment: deploymentInfo(await store.updateContext(nameOf(inp), reqInt(inp, "revision"), context)) };
+    return { deployment: await one(await store.updateContext(nameOf(inp), reqInt(inp, "revision"), context)) };
   });
   route<AcquireLeaseResponse>("POST", "deployments/leases/acquire", async (req) => {
     const inp = input(req);

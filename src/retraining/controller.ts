@@ -14,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { ApiError, MloopClient, RegistryClient, type Run } from "../client/index.js";
+import { hashFileSync, readDvcFile } from "../data/index.js";
 import { decideGate, gateTags } from "./gate.js";
 import { exportLabelledRows, liveStats } from "./live.js";
 import { isMovedOn, type DeploymentLog } from "./log.js";
@@ -64,6 +65,35 @@ function evaluateScript(): string {
     if (fs.existsSync(candidate)) return candidate;
     if (path.dirname(dir) === dir) throw new Error("python/mloop_evaluate.py is missing from the installation");
   }
+}
+
+/** A data version (`data.version`): the `.dvc` file, the workspace file it tracks, and that file's md5. */
+export interface DataVersion {
+  dvcFile: string;
+  file: string;
+  md5: string;
+}
+
+/**
+ * Resolves a `.dvc` file to the file it tracks in the workspace, checked
+ * against the md5 the `.dvc` file records. Throws (a one-line message) when
+ * the `.dvc` file is unreadable, tracks a folder or no committed file, or when
+ * the workspace file is missing or differs from the version.
+ */
+export function resolveDataVersion(dvcFile: string, baseDir = path.dirname(dvcFile)): DataVersion {
+  const dvc = readDvcFile(dvcFile);
+  if (dvc.outs.length !== 1) throw new Error(`${dvcFile} tracks ${dvc.outs.length} outputs; a data version must track exactly one file`);
+  const out = dvc.outs[0]!;
+  if (!out.md5) throw new Error(`${dvcFile} has no md5 for ${out.path} (not committed: run mloop data commit)`);
+  if (out.md5.endsWith(".dir")) throw new Error(`${dvcFile} tracks a folder (${out.path}); a data version must be one file`);
+  if (out.hash !== undefined && out.hash !== "md5") throw new Error(`${dvcFile}: hash '${out.hash}' is not supported (re-add the data with mloop data add)`);
+  const file = path.resolve(path.dirname(dvcFile), out.path);
+  const shown = path.relative(baseDir, file) || file;
+  if (!fs.existsSync(file)) throw new Error(`${shown} is missing from the workspace (run mloop data checkout ${path.basename(dvcFile)}, or mloop data pull)`);
+  if (!fs.statSync(file).isFile()) throw new Error(`${shown} is not a file`);
+  const actual = hashFileSync(file).md5;
+  if (actual !== out.md5) throw new Error(`${shown} has md5 ${actual}, not the version's ${out.md5} (changed since mloop data add: run mloop data checkout to restore it, or mloop data add to make a new version)`);
+  return { dvcFile, file, md5: out.md5 };
 }
 
 function md5File(file: string): string {
@@ -202,10 +232,10 @@ export class Controller {
     }
   }
 
-  /** The fresh training data: `data.path`, plus the labelled rows of the prediction log with `data.from_log`. */
-  private freshData(runTag: string): { file: string; rows?: number } {
+  /** The fresh training data: `data.path` (or the file of the data version `data.version`), plus the labelled rows of the prediction log with `data.from_log`. */
+  private freshData(runTag: string, version?: DataVersion): { file: string; rows?: number } {
     const { data, baseDir } = this.spec;
-    const base = data.path === undefined ? undefined : resolvePath(baseDir, data.path);
+    const base = version?.file ?? (data.path === undefined ? undefined : resolvePath(baseDir, data.path));
     if (!data.fromLog) return { file: base! };
     const file = path.join(this.opts.stateDir, `fresh-${runTag}.csv`);
     let header: string[] | undefined;
@@ -224,6 +254,16 @@ export class Controller {
 
   private async startRetraining(d: DeploymentRecord): Promise<DeploymentRecord> {
     const { retraining, model } = this.spec;
+    let version: DataVersion | undefined;
+    if (this.spec.data.version !== undefined) {
+      const dvcFile = resolvePath(this.spec.baseDir, this.spec.data.version);
+      try {
+        version = resolveDataVersion(dvcFile, this.spec.baseDir);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        return this.opts.log.transition(this.spec.name, d.revision, "refused", `data version ${this.spec.data.version}: ${message}`, { data: { data_version: dvcFile, error: message } });
+      }
+    }
     const experimentId = (await this.client.getExperimentByName(retraining.experiment))?.experiment_id ?? (await this.client.createExperiment(retraining.experiment));
     const run = await this.client.createRun({
       experimentId,
@@ -231,8 +271,12 @@ export class Controller {
       tags: { "mloop.deployment": this.spec.name, "mloop.deployment.trigger": JSON.stringify(d.context.trigger ?? null), "mloop.deployment.model": model.name },
     });
     const runId = run.info.run_id;
-    const fresh = this.freshData(runId);
-    await this.client.setTags(runId, { "mloop.deployment.data": fresh.file, "mloop.deployment.data_md5": md5File(fresh.file) });
+    const fresh = this.freshData(runId, version);
+    await this.client.setTags(runId, {
+      "mloop.deployment.data": fresh.file,
+      "mloop.deployment.data_md5": md5File(fresh.file),
+      ...(version ? { "mloop.deployment.data_version": version.dvcFile, "mloop.deployment.data_version_md5": version.md5 } : {}),
+    });
     await this.client.logInputs(runId, [
       {
         dataset: { name: path.basename(fresh.file), digest: md5File(fresh.file).slice(0, 8), source_type: "local", source: JSON.stringify({ uri: fresh.file }) },
@@ -241,10 +285,10 @@ export class Controller {
     ]);
     const trigger = d.context.trigger as { closed_at_ms?: number } | undefined;
     const latencyMs = trigger?.closed_at_ms !== undefined ? run.info.start_time - trigger.closed_at_ms : null;
-    const context = { ...d.context, run_id: runId, data: fresh.file, data_rows: fresh.rows ?? null, trigger_latency_ms: latencyMs };
+    const context = { ...d.context, run_id: runId, data: fresh.file, data_rows: fresh.rows ?? null, trigger_latency_ms: latencyMs, ...(version ? { data_version: version.dvcFile, data_version_md5: version.md5 } : {}) };
     const next = await this.opts.log.transition(this.spec.name, d.revision, "retraining", `retraining run ${runId} started on ${fresh.file}${latencyMs !== null ? ` (${latencyMs} ms after the window closed)` : ""}`, {
       context,
-      data: { run_id: runId, data: fresh.file, trigger_latency_ms: latencyMs },
+      data: { run_id: runId, data: fresh.file, trigger_latency_ms: latencyMs, ...(version ? { data_version: version.dvcFile, data_version_md5: version.md5 } : {}) },
     });
     return this.spawnTraining(next);
   }

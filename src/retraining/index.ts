@@ -8,5 +8,5 @@ export { DEPLOYMENT_STATES, canTransition, isDeploymentState, type DeploymentSta
 export { DeploymentStore, type DeploymentRecord, type DeploymentEvent } from "./store.js";
 export { decideGate, gateTags, type GateCheck, type GateVerdict } from "./gate.js";
 export { HttpDeploymentLog, isMovedOn, type DeploymentLog } from "./log.js";
-export { Controller, rollbackDeployment, requestRetraining, type ControllerOptions, type WindowSignal } from "./controller.js";
+export { Controller, resolveDataVersion, rollbackDeployment, requestRetraining, type DataVersion, type ControllerOptions, type WindowSignal } from "./controller.js";
 export { liveStats, exportLabelledRows, type LiveStats } from "./live.js";

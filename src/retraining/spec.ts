@@ -43,7 +43,8 @@ export interface DeploymentSpec {
     backend: "local" | "queue";
     experiment: string;
   };
-  data: { path?: string | undefined; fromLog?: { labelColumn: string } | undefined };
+  /** `version`: a `.dvc` file (`mloop data add`): the tracked file it names, checked against its md5, is the base data. */
+  data: { path?: string | undefined; version?: string | undefined; fromLog?: { labelColumn: string } | undefined };
   evaluation: { data: string; labelColumn: string; gate: GateSpec };
   rollout: {
     mode: "canary" | "shadow";
@@ -212,10 +213,14 @@ export function parseDeploymentSpec(text: string, file = "deploy.yaml", baseDir 
     experiment: r.str(["retraining", "experiment"], `deploy-${name}`),
   };
 
-  r.map(["data"], ["path", "from_log"]);
-  const data: DeploymentSpec["data"] = { path: r.optStr(["data", "path"]) };
+  r.map(["data"], ["path", "version", "from_log"]);
+  const data: DeploymentSpec["data"] = { path: r.optStr(["data", "path"]), version: r.optStr(["data", "version"]) };
+  if (data.version !== undefined) {
+    if (!data.version.endsWith(".dvc")) r.fail(r.node(["data", "version"]), "data.version", `must be a .dvc file (written by mloop data add), got '${data.version}'`);
+    if (data.path !== undefined) r.fail(r.node(["data", "version"]), "data.version", "names the data itself: give path or version, not both");
+  }
   if (r.map(["data", "from_log"], ["label_column"])) data.fromLog = { labelColumn: r.str(["data", "from_log", "label_column"], "label") };
-  if (data.path === undefined && data.fromLog === undefined) r.fail(r.near(["data"]), "data", "needs path (a file or folder) or from_log (the prediction log joined with feedback)");
+  if (data.path === undefined && data.version === undefined && data.fromLog === undefined) r.fail(r.near(["data"]), "data", "needs path (a file or folder), version (a .dvc file) or from_log (the prediction log joined with feedback)");
   for (const v of Object.values(parameters)) {
     for (const m of v.matchAll(/\$\{([^}]*)\}/g)) {
       if (m[1] !== "data" && m[1] !== "run_id") r.fail(r.node(["retraining", "parameters"]), "retraining.parameters", `unknown reference \${${m[1]}} (expected \${data})`);

@@ -11,6 +11,19 @@ export interface DeploymentInfo {
   spec: unknown;
   created_at: number;
   updated_at: number;
+  /** The versions serving now with their traffic shares: the champion, and during a canary (or shadow) the challenger. */
+  served: ServedVersionInfo[];
+}
+
+export interface ServedVersionInfo {
+  role: "champion" | "challenger";
+  alias: string;
+  /** The version the alias points at (null when the alias is not set yet). */
+  version: string | null;
+  /** The share of requests this version answers, 0–1 (a shadow challenger answers none: `shadow_share` of requests are mirrored to it). */
+  share: number;
+  mode: "serving" | "canary" | "shadow";
+  shadow_share?: number;
 }
 
 export interface DeploymentEventInfo {

@@ -138,7 +138,8 @@ const webhook = fields<wire.Webhook>({
 });
 const fileInfo = fields<wire.FileInfo>({ path: R, is_dir: R, file_size: O });
 const page = { next_page_token: O } as const satisfies Fields<wire.PageResponse>;
-const deployment = fields<wire.DeploymentInfo>({ name: R, state: R, context: R, revision: R, spec: R, created_at: R, updated_at: R });
+const servedVersion = fields<wire.ServedVersionInfo>({ role: R, alias: R, version: R, share: R, mode: R, shadow_share: O });
+const deployment = fields<wire.DeploymentInfo>({ name: R, state: R, context: R, revision: R, spec: R, created_at: R, updated_at: R, served: [R, servedVersion] });
 const deploymentEvent = fields<wire.DeploymentEventInfo>({ seq: R, timestamp_ms: R, from_state: R, to_state: R, reason: R, data: R });
 
 const replies = {

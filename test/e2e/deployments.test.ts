@@ -60,7 +60,31 @@ describe.skipIf(skip !== undefined)(`deployments in Chromium${skip ? ` — skipp
     const perFeature = page.locator("#feature-drift");
     await perFeature.locator("canvas").nth(1).waitFor();
     expect(await perFeature.innerText()).toMatch(/monthly_charges[\s\S]*tenure_months/);
+    expect(await page.locator("#served").innerText()).toMatch(/champion @champion\s+not set\s+100%\s+serving/);
     await screenshot(page, "40-deployment-timeline");
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it("shows the versions served with their shares during a canary", async () => {
+    const store = new DeploymentStore(server.app.db);
+    let d = await store.apply("fraud", { model: { name: "fraud", alias: "champion" }, rollout: { mode: "canary", share: 0.2, challengerAlias: "challenger" } });
+    d = await store.transition("fraud", d.revision, "drift_detected", "manual: test");
+    d = await store.transition("fraud", d.revision, "retraining", "started");
+    d = await store.transition("fraud", d.revision, "evaluating", "run registered version 2", { context: { candidate_version: "2", champion_version: "1" } });
+    d = await store.transition("fraud", d.revision, "canary", "gate passed; version 2 serves 20% as @challenger");
+
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`${server.url}/deployments/fraud`);
+    const served = page.locator("#served");
+    await served.getByText("challenger @challenger").waitFor();
+    const text = await served.innerText();
+    expect(text).toMatch(/champion @champion\s+version 1\s+80%\s+canary/);
+    expect(text).toMatch(/challenger @challenger\s+version 2\s+20%\s+canary/);
+    expect(await served.getByRole("link", { name: "version 2" }).getAttribute("href")).toBe("/models/fraud/versions/2");
+    await screenshot(page, "41-deployment-canary-shares");
     expect(errors).toEqual([]);
     await page.close();
   });

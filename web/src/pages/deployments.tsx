@@ -98,6 +98,39 @@ function EventLinks({ data, model }: { data: Record<string, unknown>; model: str
   );
 }
 
+const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
+
+/** The versions serving now with their shares of the traffic (and the mode). */
+function ServedVersions({ d, model }: { d: api.DeploymentInfo; model: string }) {
+  return (
+    <section aria-labelledby="served-title">
+      <h2 id="served-title">Versions served</h2>
+      <table className="grid" id="served">
+        <thead>
+          <tr>
+            <th scope="col">Role</th>
+            <th scope="col">Version</th>
+            <th scope="col">Share of traffic</th>
+            <th scope="col">Mode</th>
+          </tr>
+        </thead>
+        <tbody>
+          {(d.served ?? []).map((s) => (
+            <tr key={s.role}>
+              <td>
+                {s.role} @{s.alias}
+              </td>
+              <td>{s.version ? <Link to={`/models/${encodeURIComponent(model)}/versions/${s.version}`}>{`version ${s.version}`}</Link> : "not set"}</td>
+              <td>{s.mode === "shadow" ? `0% (mirrors ${pct(s.shadow_share ?? 0)})` : pct(s.share)}</td>
+              <td>{s.mode}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 const CHART_SETTINGS = { xMode: "step" as const, smoothing: 0, logY: false };
 
 export function DeploymentPage({ name }: { name: string }) {
@@ -131,6 +164,7 @@ export function DeploymentPage({ name }: { name: string }) {
           <strong>{STATE_LABEL[d.state] ?? d.state}</strong> since {formatTime(d.updated_at)} · serves <Link to={`/models/${encodeURIComponent(m.name)}`}>{m.name}</Link> @{m.alias}
         </p>
       )}
+      {d && <ServedVersions d={d} model={m.name} />}
       {monitorRun && (
         <section aria-labelledby="drift-title">
           <h2 id="drift-title">Drift and live accuracy per window</h2>
