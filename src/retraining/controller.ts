@@ -419,6 +419,10 @@ export class Controller {
       if (c.accuracy !== null && b.accuracy !== null && c.labelled >= 5 && b.labelled >= 5 && b.accuracy - c.accuracy > rollout.maxAccuracyDrop) {
         return this.rollbackCanary(d, `canary accuracy ${c.accuracy.toFixed(3)} vs champion ${b.accuracy.toFixed(3)}: worse by more than ${rollout.maxAccuracyDrop}`, live);
       }
+      const maxLatency = rollout.maxP95LatencyIncreaseMs;
+      if (maxLatency !== undefined && c.latencyP95Ms !== null && b.latencyP95Ms !== null && c.latencyP95Ms - b.latencyP95Ms > maxLatency) {
+        return this.rollbackCanary(d, `canary p95 latency ${c.latencyP95Ms.toFixed(1)} ms vs champion ${b.latencyP95Ms.toFixed(1)} ms: slower by more than ${maxLatency} ms`, live);
+      }
     }
     if (elapsed < rollout.durationSeconds || !enough) return undefined;
     await this.registry.setAlias(model.name, rollout.previousAlias, champion);

@@ -14,6 +14,8 @@ export interface LiveStats {
   labelled: number;
   correct: number;
   accuracy: number | null;
+  /** 95th percentile of the answered (200) requests' latency, ms; null without any. */
+  latencyP95Ms: number | null;
 }
 
 interface LogRecord {
@@ -22,12 +24,13 @@ interface LogRecord {
   version?: string;
   role?: string;
   status?: number;
+  latency_ms?: number;
   inputs?: { columns?: string[]; data?: unknown[][] } | null;
   predictions?: unknown;
 }
 
 function empty(): LiveStats {
-  return { requests: 0, errors: 0, errorRate: 0, labelled: 0, correct: 0, accuracy: null };
+  return { requests: 0, errors: 0, errorRate: 0, labelled: 0, correct: 0, accuracy: null, latencyP95Ms: null };
 }
 
 function labelsById(feedback: { request_id: string; label: unknown }[]): Map<string, unknown> {
@@ -39,6 +42,7 @@ function labelsById(feedback: { request_id: string; label: unknown }[]): Map<str
 /** Per model version: requests answered since `sinceMs` (shadow copies left out), errors, labelled accuracy. */
 export function liveStats(logDir: string, sinceMs: number): Map<string, LiveStats> {
   const out = new Map<string, LiveStats>();
+  const latencies = new Map<string, number[]>();
   if (!fs.existsSync(logDir)) return out;
   const { predictions, feedback } = readPredictionLog(logDir);
   const labels = labelsById(feedback);
@@ -52,6 +56,11 @@ export function liveStats(logDir: string, sinceMs: number): Map<string, LiveStat
       s.errors++;
       continue;
     }
+    if (typeof raw.latency_ms === "number" && Number.isFinite(raw.latency_ms)) {
+      const l = latencies.get(raw.version) ?? [];
+      latencies.set(raw.version, l);
+      l.push(raw.latency_ms);
+    }
     const label = raw.request_id === undefined ? undefined : labels.get(raw.request_id);
     if (label === undefined) continue;
     const ys = labelRows(label);
@@ -62,11 +71,19 @@ export function liveStats(logDir: string, sinceMs: number): Map<string, LiveStat
       if (String(ys[i]) === String(ps[i]!.label)) s.correct++;
     }
   }
-  for (const s of out.values()) {
+  for (const [version, s] of out) {
     s.errorRate = s.requests ? s.errors / s.requests : 0;
     s.accuracy = s.labelled ? s.correct / s.labelled : null;
+    s.latencyP95Ms = percentile(latencies.get(version) ?? [], 0.95);
   }
   return out;
+}
+
+/** The nearest-rank percentile `q` (0..1) of `values`; null when there are none. */
+export function percentile(values: number[], q: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
 
 function csvField(v: unknown): string {

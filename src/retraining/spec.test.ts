@@ -51,6 +51,8 @@ describe("deployment spec", () => {
     expect(s.evaluation.gate).toEqual({ primaryMetric: "accuracy", direction: "higher", margin: 0.01, guards: [{ metric: "latency_ms", tolerance: 5, direction: "lower" }] });
     expect(s.rollout).toMatchObject({ mode: "canary", share: 0.2, durationSeconds: 10, previousAlias: "previous", challengerAlias: "challenger" });
     expect(s.baseDir).toBe("/x");
+    expect(s.rollout.maxP95LatencyIncreaseMs).toBeUndefined();
+    expect(parseDeploymentSpec(GOOD.replace("  duration_s: 10", "  duration_s: 10\n  max_p95_latency_increase_ms: 25"), "deploy.yaml").rollout.maxP95LatencyIncreaseMs).toBe(25);
   });
 
   it.each([
@@ -63,6 +65,7 @@ describe("deployment spec", () => {
     ["an unknown reference", GOOD.replace("${data}", "${dta}"), /retraining\.parameters: unknown reference \$\{dta\}/],
     ["bad YAML", GOOD.replace("  alias: champion", "  alias: [champion"), /^deploy\.yaml:\d+: /],
     ["no data source", GOOD.replace("  path: ./fresh.csv", "  {}").replace("data:\n  {}", "data: {}"), /data: needs path/],
+    ["a negative latency tolerance", GOOD.replace("  duration_s: 10", "  duration_s: 10\n  max_p95_latency_increase_ms: -1"), /^deploy\.yaml:28: rollout\.max_p95_latency_increase_ms: must be between 0 and 3600000, got -1$/],
     ["a guard without its metric", GOOD.replace("{metric: latency_ms, tolerance: 5, direction: lower}", "{tolerance: 5}"), /^deploy\.yaml:24: evaluation\.gate\.guards\.0\.metric: is required$/],
   ])("names the line and field of %s", (_label, text, message) => {
     expect(errorOf(text)).toMatch(message);

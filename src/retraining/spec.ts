@@ -53,6 +53,8 @@ export interface DeploymentSpec {
     minRequests: number;
     maxErrorRateIncrease: number;
     maxAccuracyDrop: number;
+    /** Roll back when the canary's p95 latency exceeds the champion's by more than this; unset: not checked. */
+    maxP95LatencyIncreaseMs: number | undefined;
     previousAlias: string;
     challengerAlias: string;
   };
@@ -257,7 +259,7 @@ export function parseDeploymentSpec(text: string, file = "deploy.yaml", baseDir 
     }
   }
 
-  r.map(["rollout"], ["mode", "share", "duration_s", "min_requests", "max_error_rate_increase", "max_accuracy_drop", "previous_alias", "challenger_alias"]);
+  r.map(["rollout"], ["mode", "share", "duration_s", "min_requests", "max_error_rate_increase", "max_accuracy_drop", "max_p95_latency_increase_ms", "previous_alias", "challenger_alias"]);
   const rollout = {
     mode: r.oneOf(["rollout", "mode"], ["canary", "shadow"] as const, "canary"),
     share: r.num(["rollout", "share"], 0.1, 0, 1),
@@ -265,6 +267,7 @@ export function parseDeploymentSpec(text: string, file = "deploy.yaml", baseDir 
     minRequests: r.num(["rollout", "min_requests"], 20, 0, 1e9),
     maxErrorRateIncrease: r.num(["rollout", "max_error_rate_increase"], 0.02, 0, 1),
     maxAccuracyDrop: r.num(["rollout", "max_accuracy_drop"], 0.05, 0, 1),
+    maxP95LatencyIncreaseMs: r.optNum(["rollout", "max_p95_latency_increase_ms"], 0, 3_600_000),
     previousAlias: r.str(["rollout", "previous_alias"], "previous"),
     challengerAlias: r.str(["rollout", "challenger_alias"], "challenger"),
   };
