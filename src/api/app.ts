@@ -13,7 +13,7 @@ import { registerMonitoring } from "./monitoring.js";
 import { registerRetraining } from "./retraining.js";
 import { MlflowError } from "../errors.js";
 import { isApiPath } from "./routing.js";
-import { noteFloatLiterals } from "./params.js";
+import { rememberRawBody } from "./params.js";
 import { MLFLOW_COMPAT_VERSION, VERSION } from "../version.js";
 import { registerWebUi } from "./web.js";
 
@@ -84,13 +84,13 @@ export async function buildApp(config: ServerConfig, opts: AppOptions = {}): Pro
       socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
   });
-  // Fastify's own JSON parser (prototype-poisoning checks, empty-body errors), noting which numbers
-  // were written as floats so MLflow's messages can echo `9.0` as MLflow does (params.ts).
+  // Fastify's own JSON parser (prototype-poisoning checks, empty-body errors), keeping the text of
+  // each body so MLflow's messages can echo a number written `9.0` as MLflow does (params.ts).
   const parseJson = app.getDefaultJsonParser("error", "error");
   app.removeContentTypeParser("application/json");
   app.addContentTypeParser("application/json", { parseAs: "string" }, (req, body, done) => {
     parseJson(req, body as string, (err: Error | null, parsed?: unknown) => {
-      if (!err) noteFloatLiterals(parsed, body as string);
+      if (!err) rememberRawBody(parsed, body as string);
       done(err, parsed);
     });
   });

@@ -31,29 +31,27 @@ export function optString(inp: Input, name: string): string | undefined {
 }
 
 /**
- * Top-level fields of a JSON body whose number was written as a float (`9.0`, `1e3`): JSON.parse
- * makes them integers, MLflow (Python) keeps them floats and echoes them so in its messages.
+ * The text each parsed JSON body came from, so that an error message can tell whether a number
+ * was written as a float (`9.0`, `1e3`): JSON.parse makes those integers, MLflow (Python) keeps
+ * them floats and echoes them so. Only error messages read it, so nothing is scanned otherwise.
  */
-const floatLiterals = new WeakMap<object, ReadonlySet<string>>();
+const rawBodies = new WeakMap<object, string>();
 
 /** `"key": number` anywhere in a JSON text (keys as written, escapes and all). */
 const NUMBER_FIELD = /"((?:[^"\\]|\\.)*)"\s*:\s*(-?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)/g;
 
-/** Notes which top-level integral numbers of a parsed JSON body were written as floats in `raw`. */
-export function noteFloatLiterals(body: unknown, raw: string): void {
-  if (!body || typeof body !== "object" || Array.isArray(body) || !/\d[.eE]/.test(raw)) return;
-  const integral = new Set<string>();
-  for (const [key, value] of Object.entries(body)) if (typeof value === "number" && Number.isInteger(value)) integral.add(key);
-  if (integral.size === 0) return;
-  // One pass over the text; the last literal for a key wins, as in JSON.parse. Only error messages read this.
-  const written = new Map<string, boolean>();
-  for (const m of raw.matchAll(NUMBER_FIELD)) if (integral.has(m[1]!)) written.set(m[1]!, /[.eE]/.test(m[2]!));
-  const keys = [...written].filter(([, float]) => float).map(([key]) => key);
-  if (keys.length > 0) floatLiterals.set(body, new Set(keys));
+/** Keeps the text a parsed JSON object body came from (for {@link writtenAsFloat}). */
+export function rememberRawBody(body: unknown, raw: string): void {
+  if (body && typeof body === "object" && !Array.isArray(body)) rawBodies.set(body, raw);
 }
 
+/** Whether the top-level field `name` of a JSON body holds a number written as a float; the last literal wins, as in JSON.parse. */
 function writtenAsFloat(inp: Input, name: string): boolean {
-  return floatLiterals.get(inp)?.has(name) ?? false;
+  const raw = rawBodies.get(inp);
+  if (raw === undefined) return false;
+  let float = false;
+  for (const m of raw.matchAll(NUMBER_FIELD)) if (m[1] === name) float = /[.eE]/.test(m[2]!);
+  return float;
 }
 
 export function reqString(inp: Input, name: string): string {
