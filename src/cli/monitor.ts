@@ -30,7 +30,7 @@ interface DriftFlags {
 
 function withDriftOptions(cmd: Command): Command {
   return cmd
-    .option("--method <method>", "one test for every column: ks, chisquare, z, wasserstein, jensenshannon, psi, kl (default: chosen per column as Evidently's DataDriftPreset does)")
+    .option("--method <method>", "one test for every column: ks, chisquare, chi2_contingency, z, wasserstein, jensenshannon, psi, kl (default: chosen per column as Evidently's DataDriftPreset does)")
     .option("--per-column <column=method>", "a test for one column (repeatable)", collect)
     .option("--threshold <n>", "one threshold for every column (default: 0.05 for p-values, 0.1 for distances)")
     .option("--drift-share <n>", "share of drifted columns at which the dataset drifts", "0.5")

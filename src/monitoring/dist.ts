@@ -12,18 +12,82 @@ export interface Dist {
   n: number;
 }
 
-/** Sorts a copy of the finite values of `xs` and folds equal values together. */
+/**
+ * The finite values of `xs` as sorted distinct values with counts (-0 and 0
+ * are one value). Numbers written with few decimals over a modest range (what
+ * CSV files mostly hold) take a counting sort on their scaled integers, which
+ * yields the distinct values and counts directly; any other sample is sorted
+ * by {@link sortFloat64} and folded.
+ */
 export function distOf(xs: ArrayLike<number>): Dist {
   let finite = 0;
-  for (let i = 0; i < xs.length; i++) if (Number.isFinite(xs[i]!)) finite++;
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    if (x - x === 0) {
+      finite++;
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+  }
+  if (finite >= RADIX_MIN) {
+    const d = decimalDist(xs, finite, min, max);
+    if (d) return d;
+  }
   const sorted = new Float64Array(finite);
   let k = 0;
   for (let i = 0; i < xs.length; i++) {
     const x = xs[i]!;
-    if (Number.isFinite(x)) sorted[k++] = x === 0 ? 0 : x; // -0 and 0 are one value
+    if (x - x === 0) sorted[k++] = x === 0 ? 0 : x;
   }
   sortFloat64(sorted);
   return foldSorted(sorted);
+}
+
+const POW10 = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
+
+/**
+ * Counting sort for decimal data: finds the fewest decimals k (at most 8)
+ * that the first values have, and when the range in steps of 10^-k is at most
+ * four times the sample size, counts each value at its scaled integer
+ * `round(x·10^k)`, checking that `integer / 10^k` gives back exactly `x` (so
+ * the distinct values are the sample's own doubles). Null when a value fails
+ * the check or the range is too wide: the caller sorts instead.
+ */
+function decimalDist(xs: ArrayLike<number>, finite: number, min: number, max: number): Dist | null {
+  let decimals = 0;
+  for (let i = 0, seen = 0; i < xs.length && seen < 256; i++) {
+    const x = xs[i]!;
+    if (x - x !== 0) continue;
+    seen++;
+    while (decimals < POW10.length && Math.round(x * POW10[decimals]!) / POW10[decimals]! !== x) decimals++;
+    if (decimals === POW10.length) return null;
+  }
+  const scale = POW10[decimals]!;
+  const lo = Math.round(min * scale);
+  const hi = Math.round(max * scale);
+  if (!(Math.abs(lo) < 2 ** 52 && Math.abs(hi) < 2 ** 52)) return null;
+  const range = hi - lo + 1;
+  if (range > Math.max(65536, 4 * finite) || range > 2 ** 26) return null;
+  const counts = new Uint32Array(range);
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    if (x - x !== 0) continue;
+    const v = Math.round(x * scale);
+    if (v / scale !== x) return null;
+    counts[v - lo]!++;
+  }
+  let distinct = 0;
+  for (let i = 0; i < range; i++) if (counts[i] !== 0) distinct++;
+  const out: Dist = { values: new Float64Array(distinct), counts: new Float64Array(distinct), n: finite };
+  for (let i = 0, j = 0; i < range; i++) {
+    const c = counts[i]!;
+    if (c === 0) continue;
+    out.values[j] = (lo + i) / scale || 0;
+    out.counts[j++] = c;
+  }
+  return out;
 }
 
 const RADIX_MIN = 4096;

@@ -17,6 +17,7 @@
 import { invalidParameter } from "../errors.js";
 import type { ColumnProfile, Profile } from "./profile.js";
 import {
+  chi2Contingency,
   chiSquareGof,
   histogram,
   jensenShannon,
@@ -31,14 +32,15 @@ import {
   type Dist,
 } from "./stats.js";
 
-export const DRIFT_METHODS = ["ks", "chisquare", "z", "wasserstein", "jensenshannon", "psi", "kl"] as const;
+export const DRIFT_METHODS = ["ks", "chisquare", "chi2_contingency", "z", "wasserstein", "jensenshannon", "psi", "kl"] as const;
 export type DriftMethod = (typeof DRIFT_METHODS)[number];
 
-const IS_P_VALUE: Record<DriftMethod, boolean> = { ks: true, chisquare: true, z: true, wasserstein: false, jensenshannon: false, psi: false, kl: false };
-const DEFAULT_THRESHOLD: Record<DriftMethod, number> = { ks: 0.05, chisquare: 0.05, z: 0.05, wasserstein: 0.1, jensenshannon: 0.1, psi: 0.1, kl: 0.1 };
+const IS_P_VALUE: Record<DriftMethod, boolean> = { ks: true, chisquare: true, chi2_contingency: true, z: true, wasserstein: false, jensenshannon: false, psi: false, kl: false };
+const DEFAULT_THRESHOLD: Record<DriftMethod, number> = { ks: 0.05, chisquare: 0.05, chi2_contingency: 0.05, z: 0.05, wasserstein: 0.1, jensenshannon: 0.1, psi: 0.1, kl: 0.1 };
 const METHOD_NAME: Record<DriftMethod, string> = {
   ks: "K-S p_value",
   chisquare: "chi-square p_value",
+  chi2_contingency: "chi-square contingency p_value",
   z: "Z-test p_value",
   wasserstein: "Wasserstein distance (normed)",
   jensenshannon: "Jensen-Shannon distance",
@@ -207,6 +209,17 @@ export function runTest(method: DriftMethod, ref: ColumnProfile, cur: ColumnProf
       const exp = keys.map((key) => (rc.get(key) ?? 0) * k);
       const obs = keys.map((key) => cc.get(key) ?? 0);
       const r = chiSquareGof(obs, exp);
+      return { score: r.pValue, statistic: r.statistic };
+    }
+    case "chi2_contingency": {
+      // reference and current counts as a 2×k table (scipy's chi2_contingency, Yates-corrected at 2×2)
+      const rc = countsOf(ref);
+      const cc = countsOf(cur);
+      const keys = [...new Set<string | number>([...rc.keys(), ...cc.keys()])];
+      const r = chi2Contingency(
+        keys.map((key) => rc.get(key) ?? 0),
+        keys.map((key) => cc.get(key) ?? 0),
+      );
       return { score: r.pValue, statistic: r.statistic };
     }
     case "z": {

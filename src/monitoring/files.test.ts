@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { readCsv, readTable } from "./files.js";
 import { buildProfile } from "./profile.js";
-import { sortFloat64 } from "./stats.js";
+import { distOf, foldSorted, sortFloat64 } from "./stats.js";
 import { normal, rng } from "./testdata/random.js";
 
 describe("the CSV reader", () => {
@@ -93,5 +93,29 @@ describe("the radix sort", () => {
     const want = Float64Array.from(xs).sort();
     sortFloat64(xs);
     expect(xs).toEqual(want);
+  });
+});
+
+describe("distributions of numbers", () => {
+  const reference = (xs: number[]) => foldSorted(Float64Array.from(xs.filter(Number.isFinite).map((x) => (x === 0 ? 0 : x))).sort());
+  it("decimal data (counted on scaled integers) folds to the same values and counts as sorting does", () => {
+    const r = rng(5);
+    const cases: number[][] = [
+      Array.from({ length: 20_000 }, () => Math.round(normal(r, 3, 2) * 1e4) / 1e4), // four decimals
+      Array.from({ length: 20_000 }, () => Math.round(normal(r, -50, 10)) * (r() < 0.01 ? NaN : 1)), // integers with missing values
+      Array.from({ length: 20_000 }, (_, i) => (i % 3 === 0 ? -0 : Math.round(normal(r) * 100) / 100)), // -0 and 0, two decimals
+      Array.from({ length: 20_000 }, (_, i) => (i === 15_000 ? 0.123456789 : Math.round(normal(r) * 10) / 10)), // one value with more decimals, late: sorted instead
+      Array.from({ length: 20_000 }, () => normal(r) * 1e6), // full precision: sorted
+      Array.from({ length: 20_000 }, (_, i) => (i === 5 ? 1e15 : Math.round(r() * 100))), // range too wide: sorted
+      Array.from({ length: 20_000 }, (_, i) => (i % 2 ? Infinity : Math.round(r() * 1000) / 8)),
+    ];
+    for (const xs of cases) {
+      const got = distOf(xs);
+      const want = reference(xs);
+      expect(got.n).toBe(want.n);
+      expect(got.values).toEqual(want.values);
+      expect(got.counts).toEqual(want.counts);
+      expect([...got.values].some((x) => Object.is(x, -0))).toBe(false);
+    }
   });
 });

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  chi2Contingency,
   chiSquareGof,
   distOf,
   distStd,
@@ -21,6 +22,9 @@ import {
   sturgesEdges,
   wasserstein,
 } from "./stats.js";
+import { tableFromSplit } from "./columns.js";
+import { driftReport } from "./drift.js";
+import { buildProfile, profileLike } from "./profile.js";
 import { normal, rng } from "./testdata/random.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -99,6 +103,66 @@ describe.skipIf(!haveScipy)("statistics match scipy", () => {
     });
     // an unseen category: scipy gives an infinite statistic and p = 0
     expect(chiSquareGof([3, 4, 5], [6, 6, 0])).toEqual({ statistic: Infinity, pValue: 0 });
+  });
+
+  it("chi-square test of independence (chi2_contingency): 2×2 with Yates' correction, unseen categories, tiny and large counts", () => {
+    const r = rng(11);
+    const counts = (k: number, n: number, skew: number) => {
+      const c = new Array<number>(k).fill(0);
+      for (let i = 0; i < n; i++) c[Math.min(k - 1, Math.floor(r() ** skew * k))]!++;
+      return c;
+    };
+    const cases: { ref: number[]; cur: number[] }[] = [
+      { ref: [10, 20], cur: [15, 15] }, // 2×2: Yates
+      { ref: [1, 0], cur: [0, 1] }, // 2×2, tiny, a zero in every row
+      { ref: [3, 1], cur: [3, 1] }, // 2×2, identical: the correction is capped at the difference
+      { ref: [50, 50], cur: [50.4, 49.6] }, // differences below 0.5
+      { ref: [40, 0], cur: [30, 5] }, // a category only the current data has (2×2)
+      { ref: [12, 7, 0, 4], cur: [10, 9, 3, 0] }, // unseen and vanished categories
+      { ref: [1, 1, 1], cur: [2, 0, 1] }, // tiny
+      { ref: counts(5, 1000, 1), cur: counts(5, 800, 1.3) },
+      { ref: counts(7, 100000, 1), cur: counts(7, 100000, 1.02) },
+      { ref: counts(30, 500, 1.5), cur: counts(30, 600, 1.5) },
+      { ref: [1000], cur: [10] }, // one category (constant column): dof 0
+    ];
+    const want = scipy(cases.map((c) => ({ kind: "chi2_contingency", ...c })));
+    cases.forEach((c, i) => {
+      const got = chi2Contingency(c.ref, c.cur);
+      expect(got.dof, `case ${i} dof`).toBe(want[i]!.dof);
+      expect(Math.abs(got.statistic - want[i]!.statistic), `case ${i} statistic ${got.statistic} vs ${want[i]!.statistic}`).toBeLessThan(1e-6 * Math.max(1, want[i]!.statistic));
+      expect(Math.abs(got.pValue - want[i]!.p), `case ${i} p ${got.pValue} vs ${want[i]!.p}`).toBeLessThan(1e-6);
+    });
+    // a category with no count on either side is left out (scipy raises on its zero expected count)
+    const withEmpty = scipy([{ kind: "chi2_contingency", ref: [12, 7, 4], cur: [10, 9, 0] }])[0]!;
+    const got = chi2Contingency([12, 0, 7, 4], [10, 0, 9, 0]);
+    expect(Math.abs(got.pValue - withEmpty.p)).toBeLessThan(1e-6);
+    // degenerate tables are p = 1, never NaN: one side empty, nothing at all
+    expect(chi2Contingency([0, 0], [3, 4])).toEqual({ statistic: 0, pValue: 1, dof: 1 });
+    expect(chi2Contingency([], [])).toEqual({ statistic: 0, pValue: 1, dof: 0 });
+  });
+
+  it("chi2_contingency chosen per column in a drift report: the score is scipy's p-value; degenerate columns give p = 1, never NaN", () => {
+    const r = rng(12);
+    const pick = (xs: string[], skew: number) => xs[Math.min(xs.length - 1, Math.floor(r() ** skew * xs.length))]!;
+    const ref = Array.from({ length: 300 }, () => [pick(["a", "b", "c"], 1), "same", pick(["yes", "no"], 1), Math.floor(r() * 4), pick(["x", "y"], 1)]);
+    const cur = Array.from({ length: 120 }, (_, i) => [i % 10 === 0 ? "new" : pick(["a", "b", "c"], 1.4), "same", pick(["yes", "no"], 1.3), Math.floor(r() * 4), "x"]);
+    const cols = ["cat", "constant", "binary", "few", "vanished"];
+    const reference = buildProfile(tableFromSplit(cols, ref));
+    const report = driftReport(reference, profileLike(tableFromSplit(cols, cur), reference), { method: "chi2_contingency" });
+    const table = (j: number) => {
+      const keys = [...new Set([...ref, ...cur].map((row) => String(row[j])))];
+      return { ref: keys.map((k) => ref.filter((row) => String(row[j]) === k).length), cur: keys.map((k) => cur.filter((row) => String(row[j]) === k).length) };
+    };
+    const want = scipy(cols.map((_, j) => ({ kind: "chi2_contingency", ...table(j) })));
+    cols.forEach((name, j) => {
+      const c = report.columns.find((x) => x.column === name)!;
+      expect(c.method).toBe("chi2_contingency");
+      expect(c.tested).toBe(true);
+      expect(Math.abs(c.drift_score! - want[j]!.p), `${name}: ${c.drift_score} vs ${want[j]!.p}`).toBeLessThan(1e-6);
+      expect(c.drift_detected).toBe(want[j]!.p < 0.05);
+    });
+    expect(report.columns.find((x) => x.column === "constant")!.drift_score).toBe(1); // dof 0
+    expect(JSON.stringify(report)).not.toMatch(/NaN|Infinity/);
   });
 
   it("Wasserstein distance and the reference's standard deviation", () => {

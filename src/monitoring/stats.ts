@@ -353,6 +353,55 @@ export function chiSquareGof(observed: ArrayLike<number>, expected: ArrayLike<nu
   return { statistic: stat, pValue: chiSquareSf(stat, df) };
 }
 
+/** A chi-square test of independence on a contingency table: the statistic, the p-value and the degrees of freedom. */
+export interface ContingencyResult extends TestResult {
+  dof: number;
+}
+
+/**
+ * Pearson's chi-square test of independence on the 2×k table of reference
+ * counts against current counts, as `scipy.stats.chi2_contingency(table)`:
+ * expected counts from the margins, dof = k − 1, and with one degree of
+ * freedom (a 2×2 table) Yates' continuity correction, each observed count
+ * moved towards its expected one by at most 0.5. A category with no count on
+ * either side would give scipy a zero expected count (it raises); such
+ * categories carry no information and are left out here. A table with one
+ * category left (dof 0) is scipy's degenerate case: statistic 0, p = 1; so is
+ * a side with no counts at all.
+ */
+export function chi2Contingency(reference: ArrayLike<number>, current: ArrayLike<number>, correction = true): ContingencyResult {
+  const r: number[] = [];
+  const c: number[] = [];
+  let rn = 0;
+  let cn = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const a = reference[i]!;
+    const b = current[i]!;
+    if (a < 0 || b < 0 || !Number.isFinite(a) || !Number.isFinite(b)) throw new RangeError("contingency counts must be finite and non-negative");
+    if (a + b === 0) continue;
+    r.push(a);
+    c.push(b);
+    rn += a;
+    cn += b;
+  }
+  const dof = r.length - 1;
+  if (dof < 1 || rn === 0 || cn === 0) return { statistic: 0, pValue: 1, dof: Math.max(dof, 0) };
+  const total = rn + cn;
+  let stat = 0;
+  const term = (o: number, e: number) => {
+    if (dof === 1 && correction) {
+      const diff = e - o;
+      o += Math.sign(diff) * Math.min(0.5, Math.abs(diff));
+    }
+    return ((o - e) * (o - e)) / e;
+  };
+  for (let i = 0; i < r.length; i++) {
+    const col = r[i]! + c[i]!;
+    stat += term(r[i]!, (rn * col) / total) + term(c[i]!, (cn * col) / total);
+  }
+  return { statistic: stat, pValue: chiSquareSf(stat, dof), dof };
+}
+
 /**
  * Two-proportion Z-test, two-sided, on the share of rows that are not the
  * first category: `2·(1 − Φ(|z|))`, as Evidently computes it.

@@ -17,6 +17,9 @@ for case in json.load(sys.stdin):
     elif kind == "chisquare":
         r = stats.chisquare(case["obs"], case["exp"])
         out.append({"statistic": float(r.statistic), "p": float(r.pvalue)})
+    elif kind == "chi2_contingency":
+        r = stats.chi2_contingency(np.array([case["ref"], case["cur"]], dtype=float))
+        out.append({"statistic": float(r.statistic), "p": float(r.pvalue), "dof": int(r.dof)})
     elif kind == "wasserstein":
         a = np.array(case["a"], dtype=float)
         out.append({"d": float(stats.wasserstein_distance(a, np.array(case["b"], dtype=float))), "std": float(np.std(a))})
