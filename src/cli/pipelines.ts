@@ -8,7 +8,8 @@ import path from "node:path";
 import { Option, type Command } from "commander";
 import { processEnv, resolveTrackingUri } from "../config.js";
 import { MlflowError } from "../errors.js";
-import { buildReport, diffValues, judge, openRevision, readMetrics, readParams, renderPlots, showValue, WORKSPACE, type DiffRow, formatDag, formatLineage, formatStatus, openPipeline, pipelineStatus, reproduce, selectStages, traceLineage, RunRecorder, openTracking, type Tracking } from "../pipelines/index.js";
+import type { DiffRow, RunRecorder, Tracking } from "../pipelines/index.js";
+import type * as PipelinesModule from "../pipelines/index.js";
 import { RegistryClient } from "../client/index.js";
 import { CliError } from "./errors.js";
 import { out, positiveInt, printJson, printTable, withExamples } from "./output.js";
@@ -17,8 +18,12 @@ function plain(err: unknown): unknown {
   return err instanceof MlflowError ? new CliError(err.message) : err;
 }
 
+// The pipeline modules (YAML, git, the data cache) are loaded when a pipeline command runs, not at every CLI start.
+let P: typeof PipelinesModule;
+
 async function oneLine<T>(fn: () => Promise<T>): Promise<T> {
   try {
+    P ??= await import("../pipelines/index.js");
     return await fn();
   } catch (err) {
     throw plain(err);
@@ -73,7 +78,7 @@ export function registerPipelineCommands(program: Command): void {
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
       try {
-        const result = await reproduce({
+        const result = await P.reproduce({
           cwd,
           targets,
           dry: flags.dry,
@@ -86,9 +91,9 @@ export function registerPipelineCommands(program: Command): void {
           signal: abort.signal,
           beforeFirstRun: flags.track && !flags.dry
             ? async () => {
-                const { root } = openPipeline(cwd);
-                tracking = await openTracking(resolveTrackingUri(flags.trackingUri), root, async (o) => (await import("../api/index.js")).startEmbeddedServer(o), env);
-                recorder = new RunRecorder({ root, tracking, experimentName: flags.experimentName ?? env.MLFLOW_EXPERIMENT_NAME, runName: flags.runName, log: (l) => process.stderr.write(`${l}\n`) });
+                const { root } = P.openPipeline(cwd);
+                tracking = await P.openTracking(resolveTrackingUri(flags.trackingUri), root, async (o) => (await import("../api/index.js")).startEmbeddedServer(o), env);
+                recorder = new P.RunRecorder({ root, tracking, experimentName: flags.experimentName ?? env.MLFLOW_EXPERIMENT_NAME, runName: flags.runName, log: (l) => process.stderr.write(`${l}\n`) });
                 return recorder;
               }
             : undefined,
@@ -118,7 +123,7 @@ export function registerPipelineCommands(program: Command): void {
     "mloop status train --json",
   ).action((targets: string[], flags: { cd?: string; singleItem?: boolean; downstream?: boolean; quiet?: boolean; json?: boolean }) =>
     oneLine(async () => {
-      const stale = await pipelineStatus({ cwd: flags.cd, targets, singleItem: flags.singleItem, downstream: flags.downstream });
+      const stale = await P.pipelineStatus({ cwd: flags.cd, targets, singleItem: flags.singleItem, downstream: flags.downstream });
       if (flags.quiet) {
         process.exitCode = stale.length ? 1 : 0;
         return;
@@ -139,7 +144,7 @@ export function registerPipelineCommands(program: Command): void {
         printJson(obj);
         return;
       }
-      process.stdout.write(formatStatus(stale));
+      process.stdout.write(P.formatStatus(stale));
     }),
   );
 
@@ -158,14 +163,14 @@ export function registerPipelineCommands(program: Command): void {
     "mloop dag train --dot | dot -Tsvg > dag.svg",
   ).action((target: string | undefined, flags: { cd?: string; format: "text" | "dot" | "mermaid"; dot?: boolean; mermaid?: boolean; outs?: boolean; json?: boolean }) =>
     oneLine(async () => {
-      const { graph } = openPipeline(flags.cd ?? process.cwd());
-      const names = selectStages(graph, { targets: target ? [target] : undefined });
+      const { graph } = P.openPipeline(flags.cd ?? process.cwd());
+      const names = P.selectStages(graph, { targets: target ? [target] : undefined });
       if (flags.json) {
         printJson({ nodes: names, edges: names.flatMap((n) => [...graph.upstream.get(n)!].filter((u) => names.includes(u)).map((u) => ({ source: u, target: n }))) });
         return;
       }
       const format = flags.dot ? "dot" : flags.mermaid ? "mermaid" : flags.format;
-      out(formatDag(graph, names, format, flags.outs));
+      out(P.formatDag(graph, names, format, flags.outs));
     }),
   );
 
@@ -194,11 +199,11 @@ export function registerPipelineCommands(program: Command): void {
         prediction = { requestId, timestampMs: found.timestamp_ms as number | undefined, role: found.role as string | undefined, status: found.status as number | undefined };
         uri = `models:/${String(found.model)}/${String(found.version)}`;
       }
-      const tracking = await openTracking(resolveTrackingUri(flags.trackingUri), flags.cd ?? process.cwd(), async (o) => (await import("../api/index.js")).startEmbeddedServer(o), env);
+      const tracking = await P.openTracking(resolveTrackingUri(flags.trackingUri), flags.cd ?? process.cwd(), async (o) => (await import("../api/index.js")).startEmbeddedServer(o), env);
       try {
-        const lineage = { ...(prediction ? { prediction } : {}), ...(await traceLineage(tracking.client, new RegistryClient({ trackingUri: tracking.uri }), uri)) };
+        const lineage = { ...(prediction ? { prediction } : {}), ...(await P.traceLineage(tracking.client, new RegistryClient({ trackingUri: tracking.uri }), uri)) };
         if (flags.json) printJson(lineage);
-        else process.stdout.write(formatLineage(lineage));
+        else process.stdout.write(P.formatLineage(lineage));
       } finally {
         await tracking.close();
       }
@@ -209,7 +214,7 @@ export function registerPipelineCommands(program: Command): void {
 }
 
 function rootOf(cd: string | undefined): string {
-  return openPipeline(cd ?? process.cwd()).root;
+  return P.openPipeline(cd ?? process.cwd()).root;
 }
 
 function printDiff(rows: DiffRow[], a: string, b: string, what: string, json: boolean | undefined, withChange: boolean): void {
@@ -220,12 +225,12 @@ function printDiff(rows: DiffRow[], a: string, b: string, what: string, json: bo
     return;
   }
   if (rows.length === 0) return;
-  printTable(["Path", what, a, b, ...(withChange ? ["Change"] : [])], rows.map((r) => [r.path, r.key, showValue(r.old), showValue(r.new), ...(withChange ? [r.change === undefined ? "-" : String(r.change)] : [])]));
+  printTable(["Path", what, a, b, ...(withChange ? ["Change"] : [])], rows.map((r) => [r.path, r.key, P.showValue(r.old), P.showValue(r.new), ...(withChange ? [r.change === undefined ? "-" : String(r.change)] : [])]));
 }
 
 function revPair(revs: string[]): [string, string] {
   if (revs.length > 2) throw new CliError("give at most two revisions: [a_rev] [b_rev]");
-  return [revs[0] ?? "HEAD", revs[1] ?? WORKSPACE];
+  return [revs[0] ?? "HEAD", revs[1] ?? P.WORKSPACE];
 }
 
 function num(name: string): (raw: string) => number {
@@ -249,9 +254,9 @@ function registerComparisonCommands(program: Command): void {
     "mloop metrics show HEAD~1 --json",
   ).action((rev: string | undefined, flags: { cd?: string; json?: boolean }) =>
     oneLine(async () => {
-      const values = readMetrics(openRevision(rootOf(flags.cd), rev ?? WORKSPACE));
+      const values = P.readMetrics(P.openRevision(rootOf(flags.cd), rev ?? P.WORKSPACE));
       if (flags.json) return printJson(values);
-      const rows = Object.entries(values).flatMap(([f, kv]) => Object.entries(kv).map(([k, v]) => [f, k, showValue(v)]));
+      const rows = Object.entries(values).flatMap(([f, kv]) => Object.entries(kv).map(([k, v]) => [f, k, P.showValue(v)]));
       if (rows.length === 0) return out("No metrics files.");
       printTable(["Path", "Metric", "Value"], rows);
     }),
@@ -270,7 +275,7 @@ function registerComparisonCommands(program: Command): void {
     oneLine(async () => {
       const root = rootOf(flags.cd);
       const [a, b] = revPair(revs);
-      printDiff(diffValues(readMetrics(openRevision(root, a)), readMetrics(openRevision(root, b)), flags.all), a, b, "Metric", flags.json, true);
+      printDiff(P.diffValues(P.readMetrics(P.openRevision(root, a)), P.readMetrics(P.openRevision(root, b)), flags.all), a, b, "Metric", flags.json, true);
     }),
   );
 
@@ -289,7 +294,7 @@ function registerComparisonCommands(program: Command): void {
     oneLine(async () => {
       const root = rootOf(flags.cd);
       const [a, b] = revPair(revs);
-      printDiff(diffValues(readParams(openRevision(root, a)), readParams(openRevision(root, b)), flags.all), a, b, "Param", flags.json, false);
+      printDiff(P.diffValues(P.readParams(P.openRevision(root, a)), P.readParams(P.openRevision(root, b)), flags.all), a, b, "Param", flags.json, false);
     }),
   );
 
@@ -307,8 +312,8 @@ function registerComparisonCommands(program: Command): void {
   ).action((revs: string[], flags: { cd?: string; out: string; json?: boolean }) =>
     oneLine(async () => {
       const root = rootOf(flags.cd);
-      const names = revs.length === 0 ? ["HEAD", WORKSPACE] : revs.length === 1 ? [revs[0]!, WORKSPACE] : revs;
-      const rendered = await renderPlots(names.map((r) => openRevision(root, r)), path.resolve(flags.cd ?? process.cwd(), flags.out));
+      const names = revs.length === 0 ? ["HEAD", P.WORKSPACE] : revs.length === 1 ? [revs[0]!, P.WORKSPACE] : revs;
+      const rendered = await P.renderPlots(names.map((r) => P.openRevision(root, r)), path.resolve(flags.cd ?? process.cwd(), flags.out));
       if (flags.json) return printJson(rendered);
       if (rendered.length === 0) return out("No plots.");
       for (const p of rendered) out(`${p.id}: ${p.svg}`);
@@ -320,7 +325,7 @@ function registerComparisonCommands(program: Command): void {
       .command("report")
       .description("Write a Markdown report (for a pull-request comment) and a self-contained HTML one comparing params, metrics and plots with a base revision")
       .requiredOption("--base <rev>", "the revision to compare with (e.g. main, origin/main)")
-      .option("--target <rev>", "the revision to report on", WORKSPACE)
+      .option("--target <rev>", "the revision to report on (default: the workspace)", "workspace")
       .option("--cd <dir>", "work in this folder instead of the current one")
       .option("-o, --out <dir>", "folder for report.md, report.html and plots/", "mloop-report")
       .option("--json", "print the compared values and files as JSON instead of the Markdown"),
@@ -329,7 +334,7 @@ function registerComparisonCommands(program: Command): void {
   ).action((flags: { base: string; target: string; cd?: string; out: string; json?: boolean }) =>
     oneLine(async () => {
       const root = rootOf(flags.cd);
-      const report = await buildReport(root, flags.base, path.resolve(flags.cd ?? process.cwd(), flags.out), flags.target);
+      const report = await P.buildReport(root, flags.base, path.resolve(flags.cd ?? process.cwd(), flags.out), flags.target);
       if (flags.json) return printJson({ dir: report.dir, metrics: report.metrics, params: report.params, plots: report.plots });
       process.stdout.write(report.markdown);
     }),
@@ -352,9 +357,9 @@ function registerComparisonCommands(program: Command): void {
   ).action((flags: { metric: string; min?: number; max?: number; notWorseThan?: string; tolerance: number; lowerIsBetter?: boolean; cd?: string; json?: boolean }) =>
     oneLine(async () => {
       const root = rootOf(flags.cd);
-      const current = readMetrics(openRevision(root, WORKSPACE));
-      const base = flags.notWorseThan ? readMetrics(openRevision(root, flags.notWorseThan)) : undefined;
-      const verdict = judge(current, base, flags, flags.notWorseThan);
+      const current = P.readMetrics(P.openRevision(root, P.WORKSPACE));
+      const base = flags.notWorseThan ? P.readMetrics(P.openRevision(root, flags.notWorseThan)) : undefined;
+      const verdict = P.judge(current, base, flags, flags.notWorseThan);
       if (flags.json) printJson(verdict);
       if (!verdict.ok) throw new CliError(verdict.message);
       if (!flags.json) out(verdict.message);

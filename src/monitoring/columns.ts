@@ -27,6 +27,16 @@ export class ColumnBuilder {
     this.numbers = next;
   }
 
+  /** Makes room for at least `n` rows; the (possibly new) array of numbers. */
+  reserve(n: number): Float64Array {
+    if (n > this.numbers.length) {
+      const next = new Float64Array(n);
+      next.set(this.numbers);
+      this.numbers = next;
+    }
+    return this.numbers;
+  }
+
   pushNumber(x: number): void {
     if (this.length === this.numbers.length) this.grow();
     if (Number.isFinite(x)) {

@@ -82,8 +82,11 @@ function slowNumber(buf: Buffer, start: number, end: number): number {
   return Number(s.replace(/^([+-]?)inf$/, "$1Infinity").replace(/^[+-]?nan$/i, "NaN"));
 }
 
+const RECENT_SLOTS = 64;
+
 interface Interned {
   bytes: Buffer;
+  hash: number;
   text: string;
   missing: boolean;
   count: number;
@@ -116,8 +119,11 @@ export function readCsv(buf: Buffer, delimiter = 44): Table {
     seen.add(h);
   }
   pos = headerEnd;
-  let capacity = 1;
-  for (let i = buf.indexOf(10, pos); i >= 0; i = buf.indexOf(10, i + 1)) capacity++;
+  // the rows, estimated from the line breaks of the first 256 kB (exact when that is the whole file); the columns grow if it falls short
+  const sampleEnd = Math.min(len, pos + (256 << 10));
+  let breaks = 1;
+  for (let i = buf.indexOf(10, pos); i >= 0 && i < sampleEnd; i = buf.indexOf(10, i + 1)) breaks++;
+  let capacity = sampleEnd === len ? breaks : Math.ceil((breaks * (len - pos)) / (sampleEnd - pos) * 1.05) + 1024;
   const ncols = header.length;
   const builders = header.map((h) => new ColumnBuilder(h, capacity));
   const nums = builders.map((b) => b.numbers);
@@ -125,6 +131,8 @@ export function readCsv(buf: Buffer, delimiter = 44): Table {
   const numeric = new Float64Array(ncols);
   const fractional = new Uint8Array(ncols);
   const dicts = header.map(() => new Map<number, Interned[]>());
+  // per column, the text value last seen in each of a few hash slots: a category is found without a Map lookup
+  const recent = new Array<Interned | undefined>(ncols * RECENT_SLOTS).fill(undefined);
   let row = 0;
   const slowField = (col: number, start: number, end: number, quoted: string | undefined) => {
     const b = builders[col]!;
@@ -139,7 +147,10 @@ export function readCsv(buf: Buffer, delimiter = 44): Table {
       pos++;
       continue;
     }
-    if (row >= capacity) throw invalidParameter("CSV rows could not be counted (a quoted field holds line breaks?)");
+    if (row >= capacity) {
+      capacity = Math.ceil(capacity * 1.5) + 1024;
+      for (let c = 0; c < ncols; c++) nums[c] = builders[c]!.reserve(capacity);
+    }
     let col = 0;
     for (;;) {
       if (col >= ncols) throw invalidParameter(`CSV row ${row + 2} has more fields than the header's ${ncols}`);
@@ -172,26 +183,25 @@ export function readCsv(buf: Buffer, delimiter = 44): Table {
           c = buf[++p];
         }
         let mant = 0;
-        let digits = 0;
         let scale = 0;
-        let any = false;
-        while (c !== undefined && c >= 48 && c <= 57) {
-          mant = mant * 10 + (c - 48);
-          if (digits > 0 || c !== 48) digits++;
-          any = true;
+        const intStart = p;
+        while (c! >= 48 && c! <= 57) {
+          mant = mant * 10 + (c! - 48);
           c = buf[++p];
         }
+        let any = p > intStart;
         if (c === 46) {
           c = buf[++p];
-          while (c !== undefined && c >= 48 && c <= 57) {
-            mant = mant * 10 + (c - 48);
-            if (digits > 0 || c !== 48) digits++;
-            scale--;
-            any = true;
+          const fracStart = p;
+          while (c! >= 48 && c! <= 57) {
+            mant = mant * 10 + (c! - 48);
             c = buf[++p];
           }
+          scale = fracStart - p;
+          any ||= p > fracStart;
         }
-        let ok = any && digits <= 15;
+        // below 2^53 every digit was exact, so one correctly rounded product or quotient is the nearest double
+        let ok = any && mant < 9007199254740992;
         if (ok && (c === 101 || c === 69)) {
           c = buf[++p];
           let eneg = false;
@@ -231,9 +241,17 @@ export function readCsv(buf: Buffer, delimiter = 44): Table {
             missing[col]!++;
           } else {
             const dict = dicts[col]!;
-            let list = dict.get(h);
-            let hit: Interned | undefined;
             const flen = end - start;
+            const slot = col * RECENT_SLOTS + (h & (RECENT_SLOTS - 1));
+            let hit: Interned | undefined = recent[slot];
+            if (hit !== undefined) {
+              // the value last seen with this hash's low bits, checked byte by byte
+              const eb = hit.bytes;
+              let k = 0;
+              if (hit.hash === h && eb.length === flen) while (k < flen && eb[k] === buf[start + k]) k++;
+              if (k !== flen || flen === 0) hit = undefined;
+            }
+            let list = hit ? undefined : dict.get(h & 0x3fffffff);
             if (list) {
               for (const e of list) {
                 const eb = e.bytes;
@@ -260,10 +278,11 @@ export function readCsv(buf: Buffer, delimiter = 44): Table {
               nums[col]![row] = NaN;
               if (!hit) {
                 const text = buf.toString("utf8", start, end);
-                hit = { bytes: Buffer.from(buf.subarray(start, end)), text, missing: MISSING_TEXT.has(text.trim()), count: 0 };
-                if (!list) dict.set(h, (list = []));
+                hit = { bytes: Buffer.from(buf.subarray(start, end)), hash: h, text, missing: MISSING_TEXT.has(text.trim()), count: 0 };
+                if (!list) dict.set(h & 0x3fffffff, (list = []));
                 list.push(hit);
               }
+              recent[slot] = hit;
               if (hit.missing) missing[col]!++;
               else hit.count++;
             }

@@ -39,6 +39,7 @@ interface Answer {
   std: number;
   edges: number[];
   counts: number[];
+  dof: number;
 }
 
 function scipy(cases: unknown[]): Answer[] {
