@@ -1,8 +1,8 @@
 /**
  * Profiles a reference file and a current file on two worker threads at once
- * (the batch report's hot path: parsing and sorting are per file). Falls back
- * to one thread where the compiled worker is not available (running from the
- * TypeScript sources, as the tests do).
+ * (the batch report's hot path: parsing and sorting are per file; CSV and
+ * Parquet alike). Falls back to one thread where the compiled worker is not
+ * available (running from the TypeScript sources, as the tests do).
  */
 import fs from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -34,10 +34,10 @@ function fail(m: Message): Error {
  * ```
  */
 export async function profileFilePair(referenceFile: string, currentFile: string, opts: ProfileOptions = {}): Promise<{ reference: Profile; current: Profile }> {
-  // two threads pay for themselves past a few tens of MB; below that a worker's start-up costs more than it saves
-  const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size : 0);
-  const parquet = /\.parquet$/i.test(referenceFile) || /\.parquet$/i.test(currentFile);
-  if (!fs.existsSync(WORKER) || parquet || size(referenceFile) + size(currentFile) < 32 << 20) {
+  // two threads pay for themselves past a few tens of MB of text (a few MB of Parquet, which is compressed);
+  // below that a worker's start-up costs more than it saves
+  const size = (f: string) => (fs.existsSync(f) ? fs.statSync(f).size * (/\.parquet$/i.test(f) ? 8 : 1) : 0);
+  if (!fs.existsSync(WORKER) || size(referenceFile) + size(currentFile) < 32 << 20) {
     const reference = buildProfile(await readTable(referenceFile), opts);
     return { reference, current: profileLike(await readTable(currentFile), reference) };
   }

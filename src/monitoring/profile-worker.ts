@@ -1,11 +1,11 @@
 /**
  * A worker thread that reads one data file and profiles it, so the reference
  * and the current file of a batch report are parsed on two cores at once
- * (`profileFilePair` in parallel.ts). The reference side posts the column
+ * (`profileFilePair` in parallel.ts). CSV, TSV, JSON and Parquet alike. The reference side posts the column
  * kinds it inferred as soon as it has them; the current side waits for them.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { readTableFile } from "./files.js";
+import { readTable } from "./files.js";
 import { buildProfile, inferKind, profileColumn, type ColumnKind, type Profile, type ProfileOptions } from "./profile.js";
 
 interface Job {
@@ -23,7 +23,7 @@ function transferables(p: Profile): ArrayBuffer[] {
 const job = workerData as Job;
 const port = parentPort!;
 try {
-  const table = readTableFile(job.file);
+  const table = await readTable(job.file);
   if (job.role === "reference") {
     const kinds: Record<string, ColumnKind> = {};
     const wanted = job.opts.columns ? new Set(job.opts.columns) : undefined;
