@@ -3,7 +3,7 @@
 //
 //   bash bench/monitoring/setup.sh          # once: .venv-evidently with evidently 0.7.23, pandas < 3
 //   npm run build
-//   node bench/monitoring/bench.mjs [--sizes 100000,1000000] [--skip-evidently] [--fresh]
+//   node bench/monitoring/bench.mjs [--sizes 100000,1000000] [--skip-evidently] [--fresh] [--parquet]
 //
 // Data: 20 columns (15 numerical, 5 categorical), a reference and a current set of the same
 // size; the current set is shifted in 8 numerical and 3 categorical columns (11 of 20: dataset drift). Both tools read
@@ -12,6 +12,7 @@
 // and with pandas' CSV reading. Then the verdicts are compared column by column.
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -91,9 +92,22 @@ for (const n of sizes) {
   generate(cur, n, true, 2);
   if (onlyData) continue;
   const out = path.join(WORK, `mloop-${n}.json`);
+  const loadBefore = os.loadavg()[0];
   timeMloop(ref, cur, out); // warm the page cache
   const runs = [timeMloop(ref, cur, out), timeMloop(ref, cur, out), timeMloop(ref, cur, out)].sort((a, b) => a - b);
   const mloopS = runs[1];
+  let parquet;
+  if (args.includes("--parquet")) {
+    // the same data as Parquet (pandas/pyarrow from .venv-evidently, once): mloop reads it with hyparquet
+    const pq = (f) => f.replace(/\.csv$/, ".parquet");
+    for (const f of [ref, cur]) if (!fs.existsSync(pq(f))) execFileSync(PY, ["-c", `import pandas as pd; pd.read_csv(${JSON.stringify(f)}).to_parquet(${JSON.stringify(pq(f))}, index=False)`]);
+    const pout = path.join(WORK, `mloop-${n}-parquet.json`);
+    timeMloop(pq(ref), pq(cur), pout);
+    const pruns = [timeMloop(pq(ref), pq(cur), pout), timeMloop(pq(ref), pq(cur), pout), timeMloop(pq(ref), pq(cur), pout)].sort((a, b) => a - b);
+    const same = JSON.stringify(JSON.parse(fs.readFileSync(pout, "utf8")).data_drift.columns.map((c) => [c.drift_score, c.drift_detected])) === JSON.stringify(JSON.parse(fs.readFileSync(out, "utf8")).data_drift.columns.map((c) => [c.drift_score, c.drift_detected]));
+    parquet = { s: pruns[1], runs: pruns, same };
+  }
+  const loadAfter = os.loadavg()[0];
   const mine = JSON.parse(fs.readFileSync(out, "utf8")).data_drift;
   let ev;
   if (!skipEvidently) {
@@ -105,6 +119,7 @@ for (const n of sizes) {
     if (fs.existsSync(cache) && !args.includes("--fresh")) ev = JSON.parse(fs.readFileSync(cache, "utf8"));
     else {
       ev = JSON.parse(execFileSync(PY, [path.join(import.meta.dirname, "evidently_drift.py"), ref, cur, "--numerical", NUM.join(","), "--categorical", CAT.join(",")], { maxBuffer: 64 << 20 }).toString());
+      ev.load = os.loadavg()[0];
       fs.writeFileSync(cache, JSON.stringify(ev));
     }
   }
@@ -119,7 +134,7 @@ for (const n of sizes) {
       if (e) maxDiff = Math.max(maxDiff, Math.abs(c.drift_score - e.score));
     }
   }
-  rowsOut.push({ n, mloopS, runs, ev, mine, agree, maxDiff, disagreements });
+  rowsOut.push({ n, mloopS, runs, ev, mine, agree, maxDiff, disagreements, load: [loadBefore, loadAfter], parquet });
 }
 
 const f = (x, d = 2) => (x === undefined ? "-" : x.toFixed(d));
@@ -129,6 +144,8 @@ for (const r of rowsOut) {
   console.log(
     `${String(r.n).padEnd(8)}× 20  ${f(r.mloopS).padStart(8)} s (${r.runs.map((x) => f(x)).join("/")})   ${r.ev ? f(r.ev.report_seconds).padStart(8) + " s" : "       -"}             ${r.ev ? f(r.ev.report_seconds + r.ev.read_seconds).padStart(8) + " s" : "       -"}                ${ratio ? f(ratio, 1).padStart(6) + "×" : "     -"}                    ${r.ev ? `${r.agree}/20` : "-"}            ${r.ev ? r.maxDiff.toExponential(1) : "-"}            ${r.mine.dataset_drift} / ${r.ev ? r.ev.dataset_drift : "-"}`,
   );
+  console.log(`   load average (1 min) while mloop ran: ${f(r.load[0], 1)} → ${f(r.load[1], 1)}${r.ev?.load !== undefined ? `; while Evidently ran: ${f(r.ev.load, 1)}` : ""}`);
+  if (r.parquet) console.log(`   the same data as Parquet: mloop ${f(r.parquet.s)} s (${r.parquet.runs.map((x) => f(x)).join("/")}), ${r.parquet.same ? "the same scores and verdicts as from CSV" : "SCORES DIFFER from the CSV run"}`);
   for (const d of r.disagreements) console.log(`   differs: ${d}`);
 }
-console.log(`\nmachine: ${process.platform} ${process.arch}, ${(await import("node:os")).cpus().length} cores, node ${process.version}`);
+console.log(`\nmachine: ${process.platform} ${process.arch}, ${os.cpus().length} cores, node ${process.version}`);
