@@ -74,12 +74,27 @@ function generate(file, rows, shifted, seed) {
   fs.renameSync(file + ".tmp", file);
 }
 
+// CPU seconds (user + system) of the last mloop run, from /usr/bin/time where it exists: on a shared
+// machine they say more than the wall time does
+const TIME = fs.existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+let lastCpu;
+
 function timeMloop(ref, cur, out) {
+  const argv = [path.join(ROOT, "bin/mloop.js"), "monitor", "report", "--reference", ref, "--current", cur, "--json", out, "--categorical", CAT.join(",")];
+  const cpuFile = path.join(WORK, "cpu.txt");
   const t0 = process.hrtime.bigint();
-  const res = spawnSync(process.execPath, [path.join(ROOT, "bin/mloop.js"), "monitor", "report", "--reference", ref, "--current", cur, "--json", out, "--categorical", CAT.join(",")], { encoding: "utf8" });
+  const res = TIME ? spawnSync(TIME, ["-f", "%U %S", "-o", cpuFile, process.execPath, ...argv], { encoding: "utf8" }) : spawnSync(process.execPath, argv, { encoding: "utf8" });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (res.status !== 0) throw new Error(`mloop failed: ${res.stderr}`);
+  lastCpu = TIME ? fs.readFileSync(cpuFile, "utf8").trim().split(/\s+/).slice(-2).map(Number).reduce((a, b) => a + b, 0) : undefined;
   return s;
+}
+
+function median3(run) {
+  const runs = [];
+  for (let i = 0; i < 3; i++) runs.push({ s: run(), cpu: lastCpu });
+  runs.sort((a, b) => a.s - b.s);
+  return { s: runs[1].s, cpu: runs[1].cpu, runs: runs.map((r) => r.s) };
 }
 
 fs.mkdirSync(WORK, { recursive: true });
@@ -94,8 +109,7 @@ for (const n of sizes) {
   const out = path.join(WORK, `mloop-${n}.json`);
   const loadBefore = os.loadavg()[0];
   timeMloop(ref, cur, out); // warm the page cache
-  const runs = [timeMloop(ref, cur, out), timeMloop(ref, cur, out), timeMloop(ref, cur, out)].sort((a, b) => a - b);
-  const mloopS = runs[1];
+  const { s: mloopS, cpu: mloopCpu, runs } = median3(() => timeMloop(ref, cur, out));
   let parquet;
   if (args.includes("--parquet")) {
     // the same data as Parquet (pandas/pyarrow from .venv-evidently, once): mloop reads it with hyparquet
@@ -103,7 +117,7 @@ for (const n of sizes) {
     for (const f of [ref, cur]) if (!fs.existsSync(pq(f))) execFileSync(PY, ["-c", `import pandas as pd; pd.read_csv(${JSON.stringify(f)}).to_parquet(${JSON.stringify(pq(f))}, index=False)`]);
     const pout = path.join(WORK, `mloop-${n}-parquet.json`);
     timeMloop(pq(ref), pq(cur), pout);
-    const pruns = [timeMloop(pq(ref), pq(cur), pout), timeMloop(pq(ref), pq(cur), pout), timeMloop(pq(ref), pq(cur), pout)].sort((a, b) => a - b);
+    const pruns = median3(() => timeMloop(pq(ref), pq(cur), pout)).runs;
     const same = JSON.stringify(JSON.parse(fs.readFileSync(pout, "utf8")).data_drift.columns.map((c) => [c.drift_score, c.drift_detected])) === JSON.stringify(JSON.parse(fs.readFileSync(out, "utf8")).data_drift.columns.map((c) => [c.drift_score, c.drift_detected]));
     parquet = { s: pruns[1], runs: pruns, same };
   }
@@ -134,7 +148,7 @@ for (const n of sizes) {
       if (e) maxDiff = Math.max(maxDiff, Math.abs(c.drift_score - e.score));
     }
   }
-  rowsOut.push({ n, mloopS, runs, ev, mine, agree, maxDiff, disagreements, load: [loadBefore, loadAfter], parquet });
+  rowsOut.push({ n, mloopS, mloopCpu, runs, ev, mine, agree, maxDiff, disagreements, load: [loadBefore, loadAfter], parquet });
 }
 
 const f = (x, d = 2) => (x === undefined ? "-" : x.toFixed(d));
@@ -144,6 +158,7 @@ for (const r of rowsOut) {
   console.log(
     `${String(r.n).padEnd(8)}× 20  ${f(r.mloopS).padStart(8)} s (${r.runs.map((x) => f(x)).join("/")})   ${r.ev ? f(r.ev.report_seconds).padStart(8) + " s" : "       -"}             ${r.ev ? f(r.ev.report_seconds + r.ev.read_seconds).padStart(8) + " s" : "       -"}                ${ratio ? f(ratio, 1).padStart(6) + "×" : "     -"}                    ${r.ev ? `${r.agree}/20` : "-"}            ${r.ev ? r.maxDiff.toExponential(1) : "-"}            ${r.mine.dataset_drift} / ${r.ev ? r.ev.dataset_drift : "-"}`,
   );
+  if (r.mloopCpu !== undefined) console.log(`   CPU time: mloop ${f(r.mloopCpu)} s (user + system, both threads)${r.ev?.report_cpu_seconds !== undefined ? `, Evidently's Report.run ${f(r.ev.report_cpu_seconds)} s: ${f(r.ev.report_cpu_seconds / r.mloopCpu, 1)}×` : ""}`);
   console.log(`   load average (1 min) while mloop ran: ${f(r.load[0], 1)} → ${f(r.load[1], 1)}${r.ev?.load !== undefined ? `; while Evidently ran: ${f(r.ev.load, 1)}` : ""}`);
   if (r.parquet) console.log(`   the same data as Parquet: mloop ${f(r.parquet.s)} s (${r.parquet.runs.map((x) => f(x)).join("/")}), ${r.parquet.same ? "the same scores and verdicts as from CSV" : "SCORES DIFFER from the CSV run"}`);
   for (const d of r.disagreements) console.log(`   differs: ${d}`);
