@@ -30,7 +30,13 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
 
   it("the champion answers every request while the candidate is shadowed, then the better candidate is promoted", async () => {
     await w.trainChampion("churn-sh");
-    const spec = w.writeSpec("churn-sh", "churn-sh", (s) => shadowSpec(s).replace("DATA", w.data("traffic_after.csv")));
+    // The gate on probabilities: roc_auc must improve, log_loss (lower is better) may not get worse by more than 0.05.
+    const spec = w.writeSpec("churn-sh", "churn-sh", (s) =>
+      shadowSpec(s)
+        .replace("DATA", w.data("traffic_after.csv"))
+        .replace("primary_metric: accuracy", "primary_metric: roc_auc")
+        .replace("{metric: f1, tolerance: 0.05, direction: higher}", "{metric: log_loss, tolerance: 0.05}"),
+    );
     const d = await w.apply(spec);
     const after = readCsv(w.data("traffic_after.csv"));
     const chunks = Array.from({ length: 5 }, (_, k) => after.rows.slice(k * 20, k * 20 + 20));
@@ -42,14 +48,14 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
       alone.push(r.predictions);
     }
     expect(w.mloop(["deploy", "retrain", "churn-sh", "--reason", "new season"]).status).toBe(0);
-    await waitFor("the shadow", 90_000, async () => ((await w.deployment("churn-sh")).deployment.state === "canary" ? true : undefined), d.output);
+    await waitFor("the shadow", 240_000, async () => ((await w.deployment("churn-sh")).deployment.state === "canary" ? true : undefined), d.output);
     const status = (await (await fetch(`${d.url}/status`)).json()) as any;
     expect(status.policy.mode).toBe("shadow");
     expect(status.models.map((m: any) => [m.role, m.version, m.share])).toEqual([["champion", "1", 1], ["challenger", "2", 0]]);
 
     const during: { requestId: string; version: string; predictions: unknown; k: number }[] = [];
     let i = 0;
-    const final = await waitFor("the promotion", 90_000, async () => {
+    const final = await waitFor("the promotion", 120_000, async () => {
       const s = await w.deployment("churn-sh");
       if (s.deployment.state === "canary") {
         const k = i++ % chunks.length;
@@ -63,8 +69,14 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
 
     expect(final.events.map((e: any) => e.to_state)).toEqual(["serving", "drift_detected", "retraining", "evaluating", "canary", "promoted", "serving"]);
     const [, , , , canary, promoted] = final.events;
-    expect(canary.reason).toMatch(/^gate passed: accuracy .*; version 2 scores a shadow copy of every request as @challenger for 5 s \(the champion answers all\)$/);
+    expect(canary.reason).toMatch(/^gate passed: roc_auc [\d.]+ vs champion [\d.]+: better by [\d.]+, meets the margin 0.02; version 2 scores a shadow copy of every request as @challenger for 5 s \(the champion answers all\)$/);
     expect(canary.data).toMatchObject({ mode: "shadow", share: 0, alias: "challenger" });
+    expect(canary.data.checks.map((c: any) => [c.metric, c.direction, c.passed])).toEqual([["roc_auc", "higher", true], ["log_loss", "lower", true]]);
+    // Both models' probability metrics are in the one evaluation run, named as mlflow.models.evaluate names them.
+    const evalRun = (await api(w.server.url, "GET", `runs/get?run_id=${canary.data.evaluation_run_id}`)).body.run;
+    const metrics = Object.fromEntries(evalRun.data.metrics.map((m: any) => [m.key, m.value]));
+    for (const role of ["candidate", "champion"]) for (const m of ["roc_auc", "log_loss", "accuracy"]) expect(metrics[`${role}.${m}`]).toBe(canary.data[role][m]);
+    expect(metrics["candidate.roc_auc"]).toBeGreaterThan(metrics["champion.roc_auc"] + 0.02);
     expect(promoted.reason).toMatch(/^shadow held for \d+ s over \d+ shadowed requests \(error rate 0.000, accuracy [\d.]+\); @champion moved from version 1 to 2, @previous = 1$/);
     expect(promoted.data).toMatchObject({ mode: "shadow", alias: "champion", from_version: "1", to_version: "2" });
     // The decision compared the shadow copies' live record (labelled through the answered requests' ids) with the champion's.
@@ -95,7 +107,7 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
     expect(now.version).toBe("2");
     expect((await (await fetch(`${d.url}/status`)).json() as any).policy.mode).toBe("canary");
     d.child.kill("SIGTERM");
-  }, 200_000);
+  }, 420_000);
 
   it("rolls back a candidate whose shadow copies fail, while every client request is answered by the champion", async () => {
     await w.trainChampion("churn-shx");
@@ -103,11 +115,11 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
     const spec = w.writeSpec("churn-shx", "churn-shx", (s) => shadowSpec(s, "    impute: 0\n").replace("DATA", w.data("traffic_after.csv")).replace("duration_s: 5", "duration_s: 60"));
     const d = await w.apply(spec);
     expect(w.mloop(["deploy", "retrain", "churn-shx"]).status).toBe(0);
-    await waitFor("the shadow", 90_000, async () => ((await w.deployment("churn-shx")).deployment.state === "canary" ? true : undefined), d.output);
+    await waitFor("the shadow", 240_000, async () => ((await w.deployment("churn-shx")).deployment.state === "canary" ? true : undefined), d.output);
     const after = readCsv(w.data("traffic_after.csv"));
     let i = 0;
     const answers: { status: number; version: string }[] = [];
-    const final = await waitFor("the rollback", 90_000, async () => {
+    const final = await waitFor("the rollback", 120_000, async () => {
       const rows: (number | null)[][] = after.rows.slice(i % 1000, (i % 1000) + 10).map((r) => r.slice(0, 4));
       if ((i / 10) % 2 === 0) rows[0]![1] = null;
       i += 10;
@@ -129,5 +141,5 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
     const mv = (await api(w.server.url, "GET", "model-versions/get?name=churn-shx&version=2")).body.model_version;
     expect(mv.tags.find((t: any) => t.key === "mloop.rollout.verdict").value).toMatch(/^rolled back: shadow error rate/);
     d.child.kill("SIGTERM");
-  }, 200_000);
+  }, 420_000);
 });
