@@ -98,5 +98,5 @@ describe.skipIf(!fs.existsSync(PYTHON))("a controller attached to a running mloo
     expect(ctl.output()).toMatch(/traffic at http:\/\/127\.0\.0\.1:\d+: canary 50%/);
     ctl.child.kill("SIGTERM");
     serve.child.kill("SIGTERM");
-  }, 300_000);
+  }, 600_000);
 });

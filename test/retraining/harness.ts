@@ -128,7 +128,7 @@ export class LoopWorld {
 
   /** Waits until `url/ping` answers (or the child exits). */
   async pinged(url: string, c: Child): Promise<void> {
-    await waitFor(`${url} to answer`, 120_000, async () => {
+    await waitFor(`${url} to answer`, 300_000, async () => {
       if (c.child.exitCode !== null) throw new Error(`mloop exited ${c.child.exitCode}: ${c.output()}`);
       return fetch(`${url}/ping`).then((r) => (r.ok ? true : undefined), () => undefined);
     }, c.output);

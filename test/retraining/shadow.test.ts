@@ -107,7 +107,7 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
     expect(now.version).toBe("2");
     expect((await (await fetch(`${d.url}/status`)).json() as any).policy.mode).toBe("canary");
     d.child.kill("SIGTERM");
-  }, 420_000);
+  }, 600_000);
 
   it("rolls back a candidate whose shadow copies fail, while every client request is answered by the champion", async () => {
     await w.trainChampion("churn-shx");
@@ -141,5 +141,5 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
     const mv = (await api(w.server.url, "GET", "model-versions/get?name=churn-shx&version=2")).body.model_version;
     expect(mv.tags.find((t: any) => t.key === "mloop.rollout.verdict").value).toMatch(/^rolled back: shadow error rate/);
     d.child.kill("SIGTERM");
-  }, 420_000);
+  }, 600_000);
 });
