@@ -48,7 +48,7 @@ describe.skipIf(!fs.existsSync(PYTHON))("a controller attached to a running mloo
     const refused = spawnSync(process.execPath, [w.bin, "deploy", "apply", other, "--attach", url], { cwd: w.dir, env: env(w.server.url), encoding: "utf8", timeout: 60_000 });
     expect(refused.status).not.toBe(0);
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
-    expect(refused.stderr).toMatch(/has the challenger models:\/churn-at@challenger, not models:\/churn-at@candidate \(start it with --challenger models:\/churn-at@candidate\)$/);
+    expect(refused.stderr.trim()).toMatch(/has the challenger models:\/churn-at@challenger, not models:\/churn-at@candidate \(start it with --challenger models:\/churn-at@candidate\)$/);
 
     const spec = w.writeSpec("churn-at", "churn-at");
     const ctl = w.spawn(["deploy", "apply", spec, "--attach", url, "--control-token", TOKEN, "--python", PYTHON, "--interval", "0.5"]);

@@ -150,6 +150,24 @@ export class LoopWorld {
   }
 }
 
+/** Ten rows of `rows` from the `n`-th chunk of ten on; in every other chunk the first row's monthly_charges is missing (a model without an imputer fails on it). */
+export function gappyChunk(rows: number[][], n: number): (number | null)[][] {
+  const start = (n * 10) % 1000;
+  const chunk: (number | null)[][] = rows.slice(start, start + 10).map((r) => r.slice(0, 4));
+  if (n % 2 === 0) chunk[0]![1] = null;
+  return chunk;
+}
+
+/** Calls `send` until deployment `name` is rolled back and serving again; a promotion fails at once. */
+export async function untilRolledBack(w: LoopWorld, name: string, send: () => Promise<void>, output: () => string): Promise<{ deployment: any; events: any[] }> {
+  return waitFor("the rollback", 120_000, async () => {
+    await send();
+    const s = await w.deployment(name);
+    if (s.events.some((e) => e.to_state === "promoted")) throw new Error(`promoted: ${JSON.stringify(s.events)}`);
+    return s.events.some((e) => e.to_state === "rolled_back") && s.deployment.state === "serving" ? s : undefined;
+  }, output);
+}
+
 /** Scores rows on a scoring server (and sends their labels as feedback); the answer's status, version and predictions. */
 export async function score(url: string, rows: (number | null)[][], labels?: number[]): Promise<{ status: number; version: string; requestId: string; predictions: unknown }> {
   const res = await fetch(`${url}/invocations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ dataframe_split: { columns: FEATURES, data: rows } }) });

@@ -16,7 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_POSTGRES_URL } from "../helpers/pg.js";
-import { FEATURES, LoopWorld, PYTHON, api, readCsv, waitFor } from "./harness.js";
+import { FEATURES, LoopWorld, PYTHON, api, gappyChunk, readCsv, score, untilRolledBack, waitFor } from "./harness.js";
 
 /** The cases the PostgreSQL pass leaves to the SQLite one (the store is the same seam; they add time, not coverage of it). */
 const sqliteOnly = TEST_POSTGRES_URL ? it.skip : it;
@@ -199,18 +199,11 @@ describe.skipIf(!fs.existsSync(PYTHON))(`the closed loop on examples/churn-loop$
     expect(w.mloop(["deploy", "retrain", "churn-err"]).status).toBe(0);
     await waitFor("the canary", 90_000, async () => ((await w.deployment("churn-err")).deployment.state === "canary" ? true : undefined), d.output);
     const after = readCsv(w.data("traffic_after.csv"));
-    let i = 0;
+    let n = 0;
     const statuses = new Map<string, number[]>();
-    const final = await waitFor("the rollback", 90_000, async () => {
-      const rows: (number | null)[][] = after.rows.slice(i % 1000, (i % 1000) + 10).map((r) => r.slice(0, 4));
-      if ((i / 10) % 2 === 0) rows[0]![1] = null;
-      i += 10;
-      const res = await fetch(`${d.url}/invocations`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ dataframe_split: { columns: FEATURES, data: rows } }) });
-      const v = res.headers.get("x-mloop-model-version") ?? "?";
-      statuses.set(v, [...(statuses.get(v) ?? []), res.status]);
-      const s = await w.deployment("churn-err");
-      if (s.events.some((e) => e.to_state === "promoted")) throw new Error(`promoted: ${JSON.stringify(s.events)}`);
-      return s.events.some((e) => e.to_state === "rolled_back") && s.deployment.state === "serving" ? s : undefined;
+    const final = await untilRolledBack(w, "churn-err", async () => {
+      const { version: v, status } = await score(d.url, gappyChunk(after.rows, n++));
+      statuses.set(v, [...(statuses.get(v) ?? []), status]);
     }, d.output);
     expect(final.events.map((e: any) => e.to_state)).toEqual(["serving", "drift_detected", "retraining", "evaluating", "canary", "rolled_back", "serving"]);
     const rolledBack = final.events[5];

@@ -11,7 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readPredictionLog } from "../../src/serving/index.js";
-import { LoopWorld, PYTHON, api, readCsv, score, waitFor } from "./harness.js";
+import { LoopWorld, PYTHON, api, gappyChunk, readCsv, score, untilRolledBack, waitFor } from "./harness.js";
 
 /** The example's spec in shadow mode, retrained (manually) on the shifted traffic. */
 function shadowSpec(s: string, extra = ""): string {
@@ -117,17 +117,9 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
     expect(w.mloop(["deploy", "retrain", "churn-shx"]).status).toBe(0);
     await waitFor("the shadow", 240_000, async () => ((await w.deployment("churn-shx")).deployment.state === "canary" ? true : undefined), d.output);
     const after = readCsv(w.data("traffic_after.csv"));
-    let i = 0;
+    let n = 0;
     const answers: { status: number; version: string }[] = [];
-    const final = await waitFor("the rollback", 120_000, async () => {
-      const rows: (number | null)[][] = after.rows.slice(i % 1000, (i % 1000) + 10).map((r) => r.slice(0, 4));
-      if ((i / 10) % 2 === 0) rows[0]![1] = null;
-      i += 10;
-      answers.push(await score(d.url, rows));
-      const s = await w.deployment("churn-shx");
-      if (s.events.some((e) => e.to_state === "promoted")) throw new Error(`promoted: ${JSON.stringify(s.events)}`);
-      return s.events.some((e) => e.to_state === "rolled_back") && s.deployment.state === "serving" ? s : undefined;
-    }, d.output);
+    const final = await untilRolledBack(w, "churn-shx", async () => void answers.push(await score(d.url, gappyChunk(after.rows, n++))), d.output);
     expect(final.events.map((e: any) => e.to_state)).toEqual(["serving", "drift_detected", "retraining", "evaluating", "canary", "rolled_back", "serving"]);
     const rolledBack = final.events[5];
     expect(rolledBack.reason).toMatch(/^shadow error rate [\d.]+ vs champion 0.000: worse by more than 0.02$/);
