@@ -48,7 +48,7 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
       alone.push(r.predictions);
     }
     expect(w.mloop(["deploy", "retrain", "churn-sh", "--reason", "new season"]).status).toBe(0);
-    await waitFor("the shadow", 240_000, async () => ((await w.deployment("churn-sh")).deployment.state === "canary" ? true : undefined), d.output);
+    await waitFor("the shadow", 400_000, async () => ((await w.deployment("churn-sh")).deployment.state === "canary" ? true : undefined), d.output);
     const status = (await (await fetch(`${d.url}/status`)).json()) as any;
     expect(status.policy.mode).toBe("shadow");
     expect(status.models.map((m: any) => [m.role, m.version, m.share])).toEqual([["champion", "1", 1], ["challenger", "2", 0]]);
@@ -115,7 +115,7 @@ describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop",
     const spec = w.writeSpec("churn-shx", "churn-shx", (s) => shadowSpec(s, "    impute: 0\n").replace("DATA", w.data("traffic_after.csv")).replace("duration_s: 5", "duration_s: 60"));
     const d = await w.apply(spec);
     expect(w.mloop(["deploy", "retrain", "churn-shx"]).status).toBe(0);
-    await waitFor("the shadow", 240_000, async () => ((await w.deployment("churn-shx")).deployment.state === "canary" ? true : undefined), d.output);
+    await waitFor("the shadow", 400_000, async () => ((await w.deployment("churn-shx")).deployment.state === "canary" ? true : undefined), d.output);
     const after = readCsv(w.data("traffic_after.csv"));
     let n = 0;
     const answers: { status: number; version: string }[] = [];
