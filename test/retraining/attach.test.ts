@@ -66,7 +66,7 @@ describe.skipIf(!fs.existsSync(PYTHON))("a controller attached to a running mloo
     let i = 0;
     const answeredBy = new Set<string>();
     const shares = new Set<number>();
-    const final = await waitFor("promotion", 200_000, async () => {
+    const final = await waitFor("promotion", 480_000, async () => {
       const chunk = after.rows.slice(i % after.rows.length, (i % after.rows.length) + 20);
       i += 20;
       const r = await score(url, chunk.map((row) => row.slice(0, 4)), chunk.map((row) => row[4]!));
@@ -98,5 +98,5 @@ describe.skipIf(!fs.existsSync(PYTHON))("a controller attached to a running mloo
     expect(ctl.output()).toMatch(/traffic at http:\/\/127\.0\.0\.1:\d+: canary 50%/);
     ctl.child.kill("SIGTERM");
     serve.child.kill("SIGTERM");
-  }, 600_000);
+  }, 900_000);
 });
