@@ -48,7 +48,7 @@ describe.skipIf(!fs.existsSync(PYTHON))(`the closed loop on examples/churn-loop$
     const after = readCsv(w.data("traffic_after.csv"));
     let i = 0;
     const answeredBy = new Set<string>();
-    const final = await waitFor("promotion", 150_000, async () => {
+    const final = await waitFor("promotion", 360_000, async () => {
       const chunk = after.rows.slice(i % after.rows.length, (i % after.rows.length) + 20);
       i += 20;
       answeredBy.add(await send(chunk.map((r) => r.slice(0, 4)), chunk.map((r) => r[4]!)));
@@ -108,7 +108,7 @@ describe.skipIf(!fs.existsSync(PYTHON))(`the closed loop on examples/churn-loop$
     expect((await api(w.server.url, "GET", "registered-models/alias?name=churn&alias=champion")).body.model_version.version).toBe("1");
     expect((await w.deployment("churn")).events.slice(-2).map((e: any) => e.to_state)).toEqual(["rolled_back", "serving"]);
     d.child.kill("SIGTERM");
-  }, 240_000);
+  }, 540_000);
 
   sqliteOnly("refuses a worse candidate, records why, and keeps the champion", async () => {
     await w.trainChampion("churn-bad");
@@ -231,7 +231,7 @@ describe.skipIf(!fs.existsSync(PYTHON))(`the closed loop on examples/churn-loop$
     expect((await api(w.server.url, "GET", `runs/get?run_id=${runId}`)).body.run.info.status).toBe("RUNNING");
 
     const second = await w.apply(spec);
-    const final = await waitFor("the same final state after the restart", 120_000, async () => {
+    const final = await waitFor("the same final state after the restart", 300_000, async () => {
       const s = await w.deployment("churn-kill");
       return s.events.some((e) => e.to_state === "refused") && s.deployment.state === "serving" ? s : undefined;
     }, second.output);
@@ -241,5 +241,5 @@ describe.skipIf(!fs.existsSync(PYTHON))(`the closed loop on examples/churn-loop$
     const runs = (await api(w.server.url, "POST", "runs/search", { experiment_ids: [exp.experiment_id], filter: "tags.`mloop.deployment` = 'churn-kill'" })).body.runs;
     expect(runs.filter((r: any) => r.info.run_name.startsWith("retrain-")).map((r: any) => r.info.run_id)).toEqual([runId]);
     second.child.kill("SIGTERM");
-  }, 200_000);
+  }, 480_000);
 });
