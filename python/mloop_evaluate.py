@@ -5,6 +5,12 @@ held-out data in one evaluation run (MLflow's evaluation-with-baseline idea).
 
 Logs `candidate.<metric>` and `champion.<metric>` to RUN_ID (MLFLOW_TRACKING_URI)
 and prints {"candidate": {...}, "champion": {...}, "rows": N} as the last line.
+
+Metrics: accuracy, f1, precision, recall, latency_ms (per row) from `predict`;
+for a classifier with `predict_proba` (a scikit-learn model behind the pyfunc),
+roc_auc and log_loss from the probabilities, named as mlflow.models.evaluate
+names them. A model without probabilities has no roc_auc/log_loss: a gate on
+them reports the metric missing and refuses.
 """
 import json
 import sys
@@ -16,6 +22,39 @@ import pandas as pd
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from sklearn import metrics as skm
+
+
+def predict_proba_of(model):
+    """The scikit-learn `predict_proba` behind a pyfunc model, or None."""
+    impl = getattr(model, "_model_impl", None)
+    for candidate in (getattr(impl, "sklearn_model", None), impl):
+        fn = getattr(candidate, "predict_proba", None)
+        if callable(fn):
+            return fn, getattr(candidate, "classes_", None)
+    return None, None
+
+
+def probability_metrics(model, x, y):
+    """roc_auc and log_loss from predict_proba; {} when the model has none or the labels do not fit its classes."""
+    fn, classes = predict_proba_of(model)
+    if fn is None or classes is None:
+        return {}
+    proba = np.asarray(fn(x), dtype=float)
+    classes = list(classes)
+    if proba.ndim != 2 or proba.shape[1] != len(classes) or len(classes) < 2:
+        return {}
+    try:
+        y_cls = y.astype(np.asarray(classes).dtype)
+    except (TypeError, ValueError):
+        y_cls = y
+    if not set(np.unique(y_cls)) <= set(classes) or len(np.unique(y_cls)) < 2:
+        return {}
+    out = {"log_loss": float(skm.log_loss(y_cls, proba, labels=classes))}
+    if len(classes) == 2:
+        out["roc_auc"] = float(skm.roc_auc_score(y_cls == classes[1], proba[:, 1]))
+    else:
+        out["roc_auc"] = float(skm.roc_auc_score(y_cls, proba, multi_class="ovr", labels=classes))
+    return out
 
 
 def score(model, x, y):
@@ -38,6 +77,7 @@ def score(model, x, y):
         "recall": float(skm.recall_score(y, pred, average=avg, zero_division=0)),
         "latency_ms": elapsed_ms / max(len(x), 1),
     }
+    out.update(probability_metrics(model, x, y))
     return out
 
 

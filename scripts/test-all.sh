@@ -7,7 +7,8 @@
 #   3. the compatibility suite (test/compat) with mlflow 3.x (.venv) and mlflow 2.x (.venv2), and
 #      MLflow's own REST-server tests against mloop (test/compat/mlflow-suite, docs/mlflow-parity.md)
 #   4. on PostgreSQL, when its server binaries are installed: the store contracts and HTTP tests,
-#      the compatibility suite and MLflow's own tests (a throwaway cluster from scripts/pg-start.sh)
+#      the closed loop (test/retraining: promotion and SIGKILL-resume), the compatibility suite
+#      and MLflow's own tests (a throwaway cluster from scripts/pg-start.sh)
 #   5. the browser end-to-end tests (test/e2e) in headless Chromium
 #
 # Stops at the first failing step and names it. Knobs:
@@ -120,6 +121,9 @@ else
 
   step "store contracts and HTTP tests on PostgreSQL (tracking, registry, logged models, webhooks, auth, search, hostile input)"
   MLOOP_TEST_POSTGRES_URL="$pg_uri" run npx vitest run src/store src/tracking src/registry src/auth src/search src/api/hostile.test.ts
+
+  step "the closed loop on PostgreSQL (deployment store contracts; promotion and SIGKILL-resume end to end)"
+  MLOOP_TEST_POSTGRES_URL="$pg_uri" run npx vitest run test/retraining/store.test.ts test/retraining/loop.test.ts
 
   step "compat on PostgreSQL: mlflow 3.x (.venv)"
   (cd test/compat && MLOOP_TEST_POSTGRES_URL="$pg_uri" MLOOP_COMPAT_BACKEND_URI="$pg_uri" \

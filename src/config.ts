@@ -349,6 +349,8 @@ export interface ServeConfig {
   pollIntervalMs: number;
   /** When set, registry webhook deliveries must carry a valid `X-MLflow-Signature`. */
   webhookSecret?: string;
+  /** When set, `POST /traffic` needs `Authorization: Bearer <token>`. */
+  controlToken?: string;
   python: string;
   workers: number;
   requestTimeoutMs: number;
@@ -373,6 +375,7 @@ export interface ServeFlags {
   logOverflow?: string;
   pollInterval?: string | number;
   webhookSecret?: string;
+  controlToken?: string;
   python?: string;
   workers?: string | number;
   envManager?: string;
@@ -424,6 +427,7 @@ export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, c
     logFsyncIntervalMs: num(undefined, "", "MLOOP_SERVE_LOG_FSYNC_MS", 200, 0),
     pollIntervalMs: num(opts.pollInterval, "poll-interval", "MLOOP_SERVE_POLL_INTERVAL", 10, 0) * 1000,
     webhookSecret: opts.webhookSecret ?? env.MLOOP_SERVE_WEBHOOK_SECRET,
+    controlToken: opts.controlToken ?? env.MLOOP_SERVE_CONTROL_TOKEN,
     python: opts.python ?? env.MLOOP_SERVE_PYTHON ?? (fs.existsSync(localVenv) ? localVenv : "python3"),
     workers: num(opts.workers, "workers", "MLOOP_SERVE_WORKERS", 2, 1, 64),
     requestTimeoutMs: num(opts.timeout, "timeout", "MLOOP_SERVE_TIMEOUT", 60, 0.1) * 1000,

@@ -19,7 +19,7 @@ describe("servedVersions", () => {
     ]);
     expect(servedVersions(record("canary", spec("shadow"), { candidate_version: "3" }), { champion: "2" })).toEqual([
       { role: "champion", alias: "champion", version: "2", share: 1, mode: "serving" },
-      { role: "challenger", alias: "cand", version: "3", share: 0, mode: "shadow", shadow_share: 0.25 },
+      { role: "challenger", alias: "cand", version: "3", share: 0, mode: "shadow", shadow_share: 1 },
     ]);
   });
 });

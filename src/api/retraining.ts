@@ -36,7 +36,7 @@ const str = (v: unknown): string | undefined => (typeof v === "string" && v !== 
  * The versions serving now, from the stored state: the champion (`@alias`)
  * answers everything, except during a canary, when the challenger (the
  * candidate in the context) answers `rollout.share` of requests; in shadow it
- * answers none and sees that share mirrored. `aliases` maps the model's aliases
+ * answers none and gets a copy of every request. `aliases` maps the model's aliases
  * to versions (the registry's), for the champion outside of the evaluation.
  */
 export function servedVersions(d: DeploymentRecord, aliases: Record<string, string>): ServedVersionInfo[] {
@@ -47,7 +47,8 @@ export function servedVersions(d: DeploymentRecord, aliases: Record<string, stri
   const share = typeof spec.rollout?.share === "number" && spec.rollout.share >= 0 && spec.rollout.share <= 1 ? spec.rollout.share : 0.1;
   const challengerAlias = str(spec.rollout?.challengerAlias) ?? "challenger";
   const version = str(d.context.candidate_version) ?? aliases[challengerAlias] ?? null;
-  if (spec.rollout?.mode === "shadow") return [champion, { role: "challenger", alias: challengerAlias, version, share: 0, mode: "shadow", shadow_share: share }];
+  // The server mirrors every request the champion answers to a shadow (rollout.share is not used).
+  if (spec.rollout?.mode === "shadow") return [champion, { role: "challenger", alias: challengerAlias, version, share: 0, mode: "shadow", shadow_share: 1 }];
   return [{ ...champion, share: 1 - share, mode: "canary" }, { role: "challenger", alias: challengerAlias, version, share, mode: "canary" }];
 }
 

@@ -10,7 +10,7 @@ import { mlflowErrorHandler } from "./error-handler.js";
 import { MlflowError, invalidParameter } from "../errors.js";
 import type { ServingService } from "../serving/index.js";
 import { VERSION } from "../version.js";
-import type { FeedbackEntry, FeedbackResponse } from "../wire/index.js";
+import type { FeedbackEntry, FeedbackResponse, TrafficResponse } from "../wire/index.js";
 
 export interface ServingDeps {
   service: ServingService;
@@ -55,6 +55,26 @@ function verifyWebhook(secret: string, headers: Record<string, string | string[]
   if (!sig || !id || !ts) return false;
   const expected = `v1,${crypto.createHmac("sha256", secret).update(`${id}.${ts}.${body}`, "utf8").digest("base64")}`;
   return sig.length === expected.length && crypto.timingSafeEqual(Buffer.from(sig), Buffer.from(expected));
+}
+
+/** True when `authorization` is `Bearer <token>` (compared in constant time). */
+function bearerMatches(token: string, authorization: string | string[] | undefined): boolean {
+  const given = Buffer.from(header(authorization) ?? "");
+  const expected = Buffer.from(`Bearer ${token}`);
+  return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+}
+
+/** The body of `POST /traffic`: `{mode: "canary", share}` or `{mode: "shadow"}`. */
+function trafficOf(doc: Record<string, unknown>): { mode: "canary" | "shadow"; share: number } {
+  const { mode, share } = doc;
+  for (const k of Object.keys(doc)) if (k !== "mode" && k !== "share") throw invalidParameter(`unknown field '${k}' (expected mode, share)`);
+  if (mode !== "canary" && mode !== "shadow") throw invalidParameter(`'mode' must be canary or shadow, got ${JSON.stringify(mode ?? null)}`);
+  if (mode === "shadow") {
+    if (share !== undefined && typeof share !== "number") throw invalidParameter(`'share' must be a number, got ${JSON.stringify(share)}`);
+    return { mode, share: 0 };
+  }
+  if (typeof share !== "number" || !Number.isFinite(share) || share < 0 || share > 1) throw invalidParameter(`'share' must be a number between 0 and 1 in canary mode, got ${JSON.stringify(share ?? null)}`);
+  return { mode, share };
 }
 
 /**
@@ -116,6 +136,17 @@ export async function buildServingApp(config: ServeConfig, deps: ServingDeps): P
   });
 
   app.get("/status", async () => service.status());
+
+  // A deployment controller attached to this server (`mloop deploy apply --attach`) drives the canary or shadow through this.
+  app.post("/traffic", async (req, reply) => {
+    if (config.controlToken && !bearerMatches(config.controlToken, req.headers.authorization)) {
+      throw new MlflowError("UNAUTHENTICATED", "POST /traffic needs 'Authorization: Bearer <token>' with the server's --control-token");
+    }
+    const { mode, share } = trafficOf(parseJsonBody(req.body));
+    service.setPolicy({ mode, share, stickyHeader: service.opts.policy.stickyHeader });
+    service.event(`traffic: ${mode}${mode === "canary" ? ` ${share * 100}%` : ""}`);
+    return reply.send({ policy: service.status().policy } satisfies TrafficResponse);
+  });
 
   app.get("/metrics", async (_req, reply) => reply.type(service.metrics.contentType).send(await service.metrics.text()));
 

@@ -1,14 +1,15 @@
 /**
  * `mloop deploy apply|status|history|retrain|rollback`: the closed loop
  * (docs/retraining.md). `apply` runs serving, monitoring and the controller
- * as one service against a tracking server; the other verbs read and move the
+ * as one service against a tracking server (or attaches the monitor and the
+ * controller to a running `mloop serve`, `--attach URL`); the other verbs read and move the
  * deployment's stored state through the tracking server's API.
  */
 import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { loadServeConfig, resolveTrackingUri } from "../config.js";
-import { ApiError, MloopClient, RegistryClient } from "../client/index.js";
+import { ApiError, MloopClient, RegistryClient, ServingClient } from "../client/index.js";
 import type { DeploymentEvent, DeploymentRecord, DeploymentSpec } from "../retraining/index.js";
 import { CliError } from "./errors.js";
 import { formatTime, out, paint, printJson, printTable, withExamples } from "./output.js";
@@ -52,29 +53,36 @@ function printState(d: DeploymentRecord, events: DeploymentEvent[]): void {
   for (const [k, v] of Object.entries(d.context)) if (v !== null && typeof v !== "object") out(`  ${k}: ${String(v)}`);
 }
 
-async function applyDeployment(specFile: string, o: { trackingUri?: string; port?: string; python?: string; holder?: string; interval?: string; json?: boolean }): Promise<void> {
-  const r = await retraining();
-  const spec: DeploymentSpec = await oneLine(Promise.resolve().then(() => r.readDeploymentSpec(specFile)));
-  const trackingUri = trackingUriOf(o.trackingUri);
-  const client = new MloopClient({ trackingUri, maxRetries: 3 });
-  const registry = new RegistryClient(client.http);
-  const log = await logFor(trackingUri);
-  const { model, rollout } = spec;
-  const champion = await oneLine(registry.getVersionByAlias(model.name, model.alias));
-  try {
-    await registry.getVersionByAlias(model.name, rollout.challengerAlias);
-  } catch (err) {
-    if (!(err instanceof ApiError && err.status === 404)) throw new CliError((err as Error).message);
-    await registry.setAlias(model.name, rollout.challengerAlias, champion.version);
-  }
-  const resolve = (p: string) => (path.isAbsolute(p) ? p : path.resolve(spec.baseDir, p));
-  const logDir = resolve(spec.serving.logDir);
-  const stateDir = path.join(logDir, "deploy");
-  fs.mkdirSync(stateDir, { recursive: true });
-  const python = o.python ?? (fs.existsSync(".venv/bin/python") ? path.resolve(".venv/bin/python") : "python3");
+interface ApplyOptions {
+  trackingUri?: string;
+  port?: string;
+  python?: string;
+  holder?: string;
+  interval?: string;
+  json?: boolean;
+  attach?: string;
+  controlToken?: string;
+  webhookSecret?: string;
+}
 
+/** Where the deployment is served: this process's own scoring server, or a running `mloop serve` it attached to. */
+interface Serving {
+  /** The scoring server's address. */
+  address: string;
+  /** Its prediction log folder (the monitor and the controller read it). */
+  logDir: string;
+  /** The challenger's share in the spec's rollout mode (0: champion only). */
+  setShare(share: number): Promise<void>;
+  /** Re-read the aliases now. */
+  refresh(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Runs serving in this process: `models:/NAME@ALIAS` with `@challenger` beside it, the spec's log folder. */
+async function ownServing(spec: DeploymentSpec, trackingUri: string, python: string, o: ApplyOptions, note: (m: string) => void): Promise<Serving> {
+  const { model, rollout } = spec;
+  const logDir = path.isAbsolute(spec.serving.logDir) ? spec.serving.logDir : path.resolve(spec.baseDir, spec.serving.logDir);
   const serving = await import("../serving/index.js");
-  const monitoring = await import("../monitoring/index.js");
   const { buildServingApp } = await import("../api/index.js");
   const serveConfig = loadServeConfig({ trackingUri, port: o.port ?? String(spec.serving.port), logDir, python, pollInterval: "2" });
   const policyOf = (share: number) => (share > 0 && rollout.mode === "shadow" ? serving.makePolicy("shadow", 0, undefined, true) : serving.makePolicy("canary", share, undefined, true));
@@ -96,12 +104,87 @@ async function applyDeployment(specFile: string, o: { trackingUri?: string; port
       requestTimeoutMs: serveConfig.requestTimeoutMs,
       onnxRuntime: serveConfig.onnxRuntime,
       onEvent: (m) => {
-        if (!m.startsWith("[worker")) process.stderr.write(`mloop deploy: ${m}\n`);
+        if (!m.startsWith("[worker")) note(m);
       },
     }),
   );
   const app = await buildServingApp(serveConfig, { service });
   const address = await app.listen({ host: serveConfig.host, port: serveConfig.port });
+  return {
+    address,
+    logDir,
+    setShare: async (share) => service.setPolicy(policyOf(share)),
+    refresh: () => service.refresh(),
+    close: async () => {
+      await app.close();
+      await service.close();
+    },
+  };
+}
+
+/**
+ * Attaches to a running `mloop serve` at `url`: it must serve `models:/NAME@ALIAS` with
+ * `--challenger models:/NAME@CHALLENGER` (both following their aliases); the controller reads
+ * its prediction log (the folder its /status names, on this machine or a shared file system),
+ * sets the canary or shadow through `POST /traffic`, and makes it re-read the aliases it moves
+ * through `POST /webhooks/registry`.
+ */
+async function attachedServing(spec: DeploymentSpec, url: string, o: ApplyOptions, note: (m: string) => void): Promise<Serving> {
+  const { model, rollout } = spec;
+  let client: ServingClient;
+  try {
+    client = new ServingClient({ url, timeoutMs: 60_000 });
+  } catch (err) {
+    throw new CliError(`--attach: ${(err as Error).message}`);
+  }
+  const st = await oneLine(client.status());
+  const champion = st.models.find((m) => m.role === "champion");
+  const challenger = st.models.find((m) => m.role === "challenger");
+  const want = `models:/${model.name}@${model.alias}`;
+  const wantChallenger = `models:/${model.name}@${rollout.challengerAlias}`;
+  if (champion?.uri !== want) throw new CliError(`the server at ${url} serves ${champion?.uri ?? "nothing"}, not ${want} (start it as mloop serve ${want} --challenger ${wantChallenger})`);
+  if (challenger?.uri !== wantChallenger) throw new CliError(`the server at ${url} has ${challenger ? `the challenger ${challenger.uri}` : "no challenger"}, not ${wantChallenger} (start it with --challenger ${wantChallenger})`);
+  const logDir = st.prediction_log.dir;
+  if (!fs.existsSync(logDir)) throw new CliError(`the server's prediction log ${logDir} is not on this machine: the controller reads it (run it beside the server, or share the folder)`);
+  const traffic = (share: number) => (share > 0 && rollout.mode === "shadow" ? { mode: "shadow" as const } : { mode: "canary" as const, share });
+  return {
+    address: url,
+    logDir,
+    setShare: async (share) => {
+      const policy = await client.setTraffic(traffic(share), o.controlToken);
+      note(`traffic at ${url}: ${policy.mode}${policy.mode === "canary" ? ` ${policy.challenger_share * 100}%` : ""}`);
+    },
+    refresh: async () => {
+      const models = await client.refresh(o.webhookSecret);
+      note(`${url} serves ${models.map((m) => `${m.role} ${m.name} version ${m.version}`).join(", ")}`);
+    },
+    close: async () => {},
+  };
+}
+
+async function applyDeployment(specFile: string, o: ApplyOptions): Promise<void> {
+  const r = await retraining();
+  const spec: DeploymentSpec = await oneLine(Promise.resolve().then(() => r.readDeploymentSpec(specFile)));
+  const trackingUri = trackingUriOf(o.trackingUri);
+  const client = new MloopClient({ trackingUri, maxRetries: 3 });
+  const registry = new RegistryClient(client.http);
+  const log = await logFor(trackingUri);
+  const { model, rollout } = spec;
+  const champion = await oneLine(registry.getVersionByAlias(model.name, model.alias));
+  try {
+    await registry.getVersionByAlias(model.name, rollout.challengerAlias);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw new CliError((err as Error).message);
+    await registry.setAlias(model.name, rollout.challengerAlias, champion.version);
+  }
+  const resolve = (p: string) => (path.isAbsolute(p) ? p : path.resolve(spec.baseDir, p));
+  const python = o.python ?? (fs.existsSync(".venv/bin/python") ? path.resolve(".venv/bin/python") : "python3");
+  const note = (m: string) => process.stderr.write(`mloop deploy: ${m}\n`);
+  const served = o.attach ? await attachedServing(spec, o.attach, o, note) : await ownServing(spec, trackingUri, python, o, note);
+  const { logDir, address } = served;
+  const stateDir = path.join(logDir, "deploy");
+  fs.mkdirSync(stateDir, { recursive: true });
+  const monitoring = await import("../monitoring/index.js");
 
   const emit = (line: Record<string, unknown>, text: string) => (o.json ? printJson(line) : process.stderr.write(`mloop deploy: ${text}\n`));
   // Every transition is printed as it is stored; a promotion gives the monitor the new version's data as its reference.
@@ -137,11 +220,14 @@ async function applyDeployment(specFile: string, o: { trackingUri?: string; port
     stateDir,
     python,
     ...(o.holder ? { holder: o.holder } : {}),
-    setCanaryShare: async (share) => service.setPolicy(policyOf(share)),
-    refreshServing: () => service.refresh(),
+    logDir,
+    setCanaryShare: (share) => served.setShare(share),
+    refreshServing: () => served.refresh(),
     onEvent: (m) => emit({ event: "note", message: m }, m),
   });
   const applied = await oneLine(controller.apply());
+  // The serving side follows the stored state: a controller resumed during a canary keeps it going, otherwise the champion answers all.
+  await oneLine(served.setShare(applied.state === "canary" ? rollout.share : 0));
   emit({ event: "applied", deployment: applied.name, state: applied.state, serving: address, champion: champion.version }, `${spec.name}: ${applied.state}, serving ${model.name} version ${champion.version} at ${address}; prediction log ${logDir}`);
   // Each window is mirrored to a monitoring run (experiment mloop-monitoring), so a trigger names the run and step it came from.
   const monitorExperiment = (await client.getExperimentByName("mloop-monitoring"))?.experiment_id ?? (await client.createExperiment("mloop-monitoring"));
@@ -177,8 +263,7 @@ async function applyDeployment(specFile: string, o: { trackingUri?: string; port
   const stop = async () => {
     clearInterval(pollTimer);
     await controller.stop();
-    await app.close();
-    await service.close();
+    await served.close();
     process.exit(0);
   };
   process.once("SIGINT", () => void stop());
@@ -197,10 +282,14 @@ export function registerDeployCommand(program: Command): void {
       .option("-p, --port <port>", "scoring port (default: the spec's serving.port)")
       .option("--python <path>", "Python with mlflow and the model's libraries (default ./.venv/bin/python, else python3)")
       .option("--holder <id>", "this controller's lease id (default host/deployment; a replica needs its own)")
+      .option("--attach <url>", "attach to a running mloop serve (serving models:/NAME@ALIAS --challenger models:/NAME@challenger) instead of serving here")
+      .option("--control-token <token>", "the attached server's --control-token, for POST /traffic")
+      .option("--webhook-secret <secret>", "the attached server's --webhook-secret, to sign the alias refresh")
       .option("--interval <seconds>", "how often the controller steps (1)")
       .option("--json", "print every window and transition as a JSON line"),
     "mloop deploy apply examples/churn-loop/deploy.yaml --tracking-uri http://127.0.0.1:5000",
-  ).action((spec: string, o: Record<string, string | undefined>) => applyDeployment(spec, o));
+    "mloop deploy apply deploy.yaml --attach http://127.0.0.1:5001",
+  ).action((spec: string, o: ApplyOptions) => applyDeployment(spec, o));
 
   withExamples(
     deploy

@@ -28,6 +28,7 @@ function serveFlags(modelUri: string | undefined, opts: Record<string, unknown>)
     logOverflow: s("logOverflow"),
     pollInterval: s("pollInterval"),
     webhookSecret: s("webhookSecret"),
+    controlToken: s("controlToken"),
     python: s("python"),
     workers: s("workers"),
     envManager: s("envManager"),
@@ -89,6 +90,7 @@ export function registerServeCommand(program: Command): void {
     .option("--log-overflow <policy>", "when the log falls behind: wait (back-pressure, at most 1 s) or drop (MLOOP_SERVE_LOG_OVERFLOW); default wait")
     .option("--poll-interval <seconds>", "how often aliases are re-read; 0 turns polling off (MLOOP_SERVE_POLL_INTERVAL); default 10")
     .option("--webhook-secret <secret>", "require this secret's signature on POST /webhooks/registry (MLOOP_SERVE_WEBHOOK_SECRET)")
+    .option("--control-token <token>", "require 'Authorization: Bearer <token>' on POST /traffic, the route a deployment controller sets the canary/shadow through (MLOOP_SERVE_CONTROL_TOKEN)")
     .option("--python <path>", "Python with mlflow and the model's libraries, for pyfunc models (MLOOP_SERVE_PYTHON); default ./.venv/bin/python, else python3")
     .option("--env-manager <manager>", "local: use --python as it is (MLOOP_SERVE_ENV_MANAGER); the only manager so far")
     .option("--workers <n>", "Python workers per pyfunc model version (MLOOP_SERVE_WORKERS); default 2")

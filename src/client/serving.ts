@@ -2,7 +2,8 @@
  * The client of a scoring server (`mloop serve`, or `mlflow models serve` for
  * `predict`): predictions in MLflow's scoring protocol, feedback labels, status.
  */
-import type { ErrorResponse, FeedbackEntry, FeedbackResponse, PredictionsResponse, ServingStatusReply } from "../wire/index.js";
+import crypto from "node:crypto";
+import type { ErrorResponse, FeedbackEntry, FeedbackResponse, PredictionsResponse, ServingStatusReply, TrafficRequest, TrafficResponse } from "../wire/index.js";
 import { ApiError } from "./http.js";
 
 export type { ServingStatusReply };
@@ -142,5 +143,41 @@ export class ServingClient {
    */
   async status(): Promise<ServingStatusReply> {
     return (await this.call("GET", "/status")).json as ServingStatusReply;
+  }
+
+  /**
+   * Sets the split between champion and challenger (`POST /traffic`); `token` is the server's `--control-token`.
+   *
+   * @example
+   * ```ts
+   * await serving.setTraffic({ mode: "canary", share: 0.2 });
+   * await serving.setTraffic({ mode: "shadow" });
+   * ```
+   */
+  async setTraffic(traffic: TrafficRequest, token?: string): Promise<TrafficResponse["policy"]> {
+    const headers: Record<string, string> = { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    return ((await this.call("POST", "/traffic", JSON.stringify(traffic), headers)).json as TrafficResponse).policy;
+  }
+
+  /**
+   * Makes the server re-read its aliases now (`POST /webhooks/registry`, signed as MLflow signs a
+   * delivery when the server has a `--webhook-secret`); returns what it serves then.
+   *
+   * @example
+   * ```ts
+   * await serving.refresh();
+   * ```
+   */
+  async refresh(webhookSecret?: string): Promise<{ role: string; name: string; version: string }[]> {
+    const body = JSON.stringify({ entity: "model_version_alias", action: "created" });
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (webhookSecret) {
+      const id = crypto.randomUUID();
+      const ts = String(Math.floor(Date.now() / 1000));
+      headers["x-mlflow-delivery-id"] = id;
+      headers["x-mlflow-timestamp"] = ts;
+      headers["x-mlflow-signature"] = `v1,${crypto.createHmac("sha256", webhookSecret).update(`${id}.${ts}.${body}`, "utf8").digest("base64")}`;
+    }
+    return ((await this.call("POST", "/webhooks/registry", body, headers)).json as { models: { role: string; name: string; version: string }[] }).models;
   }
 }

@@ -45,10 +45,12 @@ export interface ControllerOptions {
   python?: string;
   /** The command starting mloop (default: this package's bin). */
   mloopCommand?: string[];
-  /** Serving's canary share, when the controller drives an in-process server (otherwise the server's own policy applies). */
+  /** Serving's challenger share (the spec's rollout mode decides canary or shadow; 0 ends it): an in-process server, or an attached one through its API. */
   setCanaryShare?: (share: number) => Promise<void>;
-  /** Re-read aliases now (an in-process server), instead of waiting for its poll. */
+  /** Re-read aliases now (an in-process server, or an attached one's registry webhook), instead of waiting for its poll. */
   refreshServing?: () => Promise<void>;
+  /** The prediction log to read (an attached server's); default the spec's `serving.log_dir`. */
+  logDir?: string;
   onEvent?: (message: string) => void;
   env?: Record<string, string | undefined>;
 }
@@ -244,7 +246,7 @@ export class Controller {
       baseText = fs.readFileSync(base, "utf8").replace(/\s+$/, "");
       header = baseText.split(/\r?\n/, 1)[0]!.split(",");
     }
-    const rows = exportLabelledRows(resolvePath(baseDir, this.spec.serving.logDir), data.fromLog.labelColumn, file, header ? { header } : {});
+    const rows = exportLabelledRows(this.logDir(), data.fromLog.labelColumn, file, header ? { header } : {});
     if (baseText) {
       const fromLog = fs.readFileSync(file, "utf8").split("\n").slice(1).join("\n");
       fs.writeFileSync(file, `${baseText}\n${fromLog}`);
@@ -394,34 +396,50 @@ export class Controller {
     await this.opts.refreshServing?.();
     await this.opts.setCanaryShare?.(rollout.share);
     const startedAt = Date.now();
-    return this.opts.log.transition(this.spec.name, d.revision, "canary", `${reason}; version ${candidate} serves ${rollout.share * 100}% as @${rollout.challengerAlias} for ${rollout.durationSeconds} s`, {
+    const how =
+      rollout.mode === "shadow"
+        ? `version ${candidate} scores a shadow copy of every request as @${rollout.challengerAlias} for ${rollout.durationSeconds} s (the champion answers all)`
+        : `version ${candidate} serves ${rollout.share * 100}% as @${rollout.challengerAlias} for ${rollout.durationSeconds} s`;
+    return this.opts.log.transition(this.spec.name, d.revision, "canary", `${reason}; ${how}`, {
       context: { ...d.context, canary_started_at: startedAt },
-      data: { ...data, alias: rollout.challengerAlias, share: rollout.share, duration_s: rollout.durationSeconds },
+      data: { ...data, mode: rollout.mode, alias: rollout.challengerAlias, share: rollout.mode === "shadow" ? 0 : rollout.share, duration_s: rollout.durationSeconds },
     });
   }
 
+  /** The prediction log's folder: the attached server's, or the spec's `serving.log_dir`. */
+  private logDir(): string {
+    return this.opts.logDir ?? resolvePath(this.spec.baseDir, this.spec.serving.logDir);
+  }
+
+  /**
+   * The canary (or the shadow): the challenger's live record against the
+   * champion's since it began. In shadow mode the challenger's record is its
+   * shadow copies (logged, never answered); the same tolerances decide.
+   */
   private async watchCanary(d: DeploymentRecord): Promise<DeploymentRecord | undefined> {
     const { model, rollout } = this.spec;
     const candidate = d.context.candidate_version as string;
     const champion = d.context.champion_version as string;
     const since = d.context.canary_started_at as number;
-    const stats = liveStats(resolvePath(this.spec.baseDir, this.spec.serving.logDir), since);
+    const shadow = rollout.mode === "shadow";
+    const stats = liveStats(this.logDir(), since, { shadow });
     const c = stats.get(candidate);
     const b = stats.get(champion);
     const elapsed = (Date.now() - since) / 1000;
-    const live = { candidate: c ?? null, champion: b ?? null, elapsed_s: Math.round(elapsed * 10) / 10 };
+    const live = { mode: rollout.mode, candidate: c ?? null, champion: b ?? null, elapsed_s: Math.round(elapsed * 10) / 10 };
     const enough = (c?.requests ?? 0) >= rollout.minRequests;
+    const side = shadow ? "shadow" : "canary";
     if (c && b && enough) {
       const errWorse = c.errorRate - b.errorRate;
       if (errWorse > rollout.maxErrorRateIncrease) {
-        return this.rollbackCanary(d, `canary error rate ${c.errorRate.toFixed(3)} vs champion ${b.errorRate.toFixed(3)}: worse by more than ${rollout.maxErrorRateIncrease}`, live);
+        return this.rollbackCanary(d, `${side} error rate ${c.errorRate.toFixed(3)} vs champion ${b.errorRate.toFixed(3)}: worse by more than ${rollout.maxErrorRateIncrease}`, live);
       }
       if (c.accuracy !== null && b.accuracy !== null && c.labelled >= 5 && b.labelled >= 5 && b.accuracy - c.accuracy > rollout.maxAccuracyDrop) {
-        return this.rollbackCanary(d, `canary accuracy ${c.accuracy.toFixed(3)} vs champion ${b.accuracy.toFixed(3)}: worse by more than ${rollout.maxAccuracyDrop}`, live);
+        return this.rollbackCanary(d, `${side} accuracy ${c.accuracy.toFixed(3)} vs champion ${b.accuracy.toFixed(3)}: worse by more than ${rollout.maxAccuracyDrop}`, live);
       }
       const maxLatency = rollout.maxP95LatencyIncreaseMs;
       if (maxLatency !== undefined && c.latencyP95Ms !== null && b.latencyP95Ms !== null && c.latencyP95Ms - b.latencyP95Ms > maxLatency) {
-        return this.rollbackCanary(d, `canary p95 latency ${c.latencyP95Ms.toFixed(1)} ms vs champion ${b.latencyP95Ms.toFixed(1)} ms: slower by more than ${maxLatency} ms`, live);
+        return this.rollbackCanary(d, `${side} p95 latency ${c.latencyP95Ms.toFixed(1)} ms vs champion ${b.latencyP95Ms.toFixed(1)} ms: slower by more than ${maxLatency} ms`, live);
       }
     }
     if (elapsed < rollout.durationSeconds || !enough) return undefined;
@@ -433,7 +451,7 @@ export class Controller {
       this.spec.name,
       d.revision,
       "promoted",
-      `canary held for ${Math.round(elapsed)} s over ${c?.requests ?? 0} requests (error rate ${(c?.errorRate ?? 0).toFixed(3)}${c?.accuracy != null ? `, accuracy ${c.accuracy.toFixed(3)}` : ""}); @${model.alias} moved from version ${champion} to ${candidate}, @${rollout.previousAlias} = ${champion}`,
+      `${side} held for ${Math.round(elapsed)} s over ${c?.requests ?? 0} ${shadow ? "shadowed " : ""}requests (error rate ${(c?.errorRate ?? 0).toFixed(3)}${c?.accuracy != null ? `, accuracy ${c.accuracy.toFixed(3)}` : ""}); @${model.alias} moved from version ${champion} to ${candidate}, @${rollout.previousAlias} = ${champion}`,
       { data: { ...live, alias: model.alias, from_version: champion, to_version: candidate, previous_alias: rollout.previousAlias } },
     );
   }

@@ -39,15 +39,20 @@ function labelsById(feedback: { request_id: string; label: unknown }[]): Map<str
   return m;
 }
 
-/** Per model version: requests answered since `sinceMs` (shadow copies left out), errors, labelled accuracy. */
-export function liveStats(logDir: string, sinceMs: number): Map<string, LiveStats> {
+/**
+ * Per model version: requests answered since `sinceMs`, errors, labelled
+ * accuracy. Shadow copies are left out unless `opts.shadow`: then they are
+ * the challenger's record (in shadow mode it answers no request itself; its
+ * copies share the answered request's id, so feedback labels join them too).
+ */
+export function liveStats(logDir: string, sinceMs: number, opts: { shadow?: boolean } = {}): Map<string, LiveStats> {
   const out = new Map<string, LiveStats>();
   const latencies = new Map<string, number[]>();
   if (!fs.existsSync(logDir)) return out;
   const { predictions, feedback } = readPredictionLog(logDir);
   const labels = labelsById(feedback);
   for (const raw of predictions as LogRecord[]) {
-    if ((raw.timestamp_ms ?? 0) < sinceMs || raw.role === "shadow" || raw.version === undefined) continue;
+    if ((raw.timestamp_ms ?? 0) < sinceMs || (raw.role === "shadow" && !opts.shadow) || raw.version === undefined) continue;
     const s = out.get(raw.version) ?? empty();
     out.set(raw.version, s);
     s.requests++;

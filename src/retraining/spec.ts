@@ -64,6 +64,14 @@ export interface DeploymentSpec {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
+/** The metrics the gate knows (python/mloop_evaluate.py scores them); roc_auc and log_loss need the model's predict_proba. */
+export const GATE_METRICS = ["accuracy", "f1", "precision", "recall", "roc_auc", "log_loss", "latency_ms"] as const;
+
+/** Which way a metric improves, the default `direction`: lower for log_loss and latency_ms, higher for the rest. */
+export function naturalDirection(metric: string): MetricDirection {
+  return metric === "log_loss" || metric === "latency_ms" ? "lower" : "higher";
+}
+
 class Reader {
   constructor(
     private readonly doc: Document,
@@ -238,20 +246,22 @@ export function parseDeploymentSpec(text: string, file = "deploy.yaml", baseDir 
     guardNode.items.forEach((_, i) => {
       const p = ["evaluation", "gate", "guards", String(i)];
       r.map(p, ["metric", "tolerance", "direction"], true);
-      guards.push({ metric: r.str([...p, "metric"]), tolerance: r.num([...p, "tolerance"], 0, 0, Number.MAX_VALUE), direction: r.oneOf([...p, "direction"], ["higher", "lower"] as const, "higher") });
+      const metric = r.str([...p, "metric"]);
+      guards.push({ metric, tolerance: r.num([...p, "tolerance"], 0, 0, Number.MAX_VALUE), direction: r.oneOf([...p, "direction"], ["higher", "lower"] as const, naturalDirection(metric)) });
     });
   }
+  const primaryMetric = r.str(["evaluation", "gate", "primary_metric"], "accuracy");
   const evaluation = {
     data: r.str(["evaluation", "data"]),
     labelColumn: r.str(["evaluation", "label_column"], "label"),
     gate: {
-      primaryMetric: r.str(["evaluation", "gate", "primary_metric"], "accuracy"),
-      direction: r.oneOf(["evaluation", "gate", "direction"], ["higher", "lower"] as const, "higher"),
+      primaryMetric,
+      direction: r.oneOf(["evaluation", "gate", "direction"], ["higher", "lower"] as const, naturalDirection(primaryMetric)),
       margin: r.num(["evaluation", "gate", "margin"], 0, 0, Number.MAX_VALUE),
       guards,
     },
   };
-  const known = ["accuracy", "f1", "precision", "recall", "roc_auc", "log_loss", "latency_ms"];
+  const known: readonly string[] = GATE_METRICS;
   for (const [i, m] of [evaluation.gate.primaryMetric, ...guards.map((g) => g.metric)].entries()) {
     if (!known.includes(m)) {
       const path = i === 0 ? ["evaluation", "gate", "primary_metric"] : ["evaluation", "gate", "guards", String(i - 1), "metric"];

@@ -234,4 +234,21 @@ describe("the scoring app (inject)", () => {
     expect(unsigned.statusCode).toBe(401);
     expect(unsigned.json().error_code).toBe("UNAUTHENTICATED");
   });
+
+  it("the traffic route refuses bad input and a split without a challenger with MLflow's error JSON", async () => {
+    const post = (payload: unknown) => app.inject({ method: "POST", url: "/traffic", headers: { "content-type": "application/json" }, payload: JSON.stringify(payload) });
+    for (const [payload, message] of [
+      [{ mode: "blue" }, `'mode' must be canary or shadow, got "blue"`],
+      [{ mode: "canary" }, "'share' must be a number between 0 and 1 in canary mode, got null"],
+      [{ mode: "canary", share: -0.1 }, "'share' must be a number between 0 and 1 in canary mode, got -0.1"],
+      [{ mode: "shadow", colour: 1 }, "unknown field 'colour' (expected mode, share)"],
+    ] as const) {
+      const res = await post(payload);
+      expect([res.statusCode, res.json()]).toEqual([400, { error_code: "INVALID_PARAMETER_VALUE", message }]);
+    }
+    const none = await post({ mode: "shadow" });
+    expect([none.statusCode, none.json().error_code]).toEqual([400, "INVALID_STATE"]);
+    expect(none.json().message).toMatch(/needs a challenger model/);
+    expect((await app.inject({ method: "GET", url: "/status" })).json().policy.mode).toBe("single");
+  });
 });

@@ -27,6 +27,18 @@ export interface FeedbackResponse {
   accepted: number;
 }
 
+/** `POST /traffic` of `mloop serve`: the new split between champion and challenger (a deployment controller drives it). */
+export interface TrafficRequest {
+  mode: "canary" | "shadow";
+  /** canary: the challenger's share of requests, 0..1; shadow: ignored (the champion answers all, the challenger gets a copy). */
+  share?: number;
+}
+
+/** The policy in force after `POST /traffic`. */
+export interface TrafficResponse {
+  policy: { mode: string; challenger_share: number; sticky_header: string | null };
+}
+
 /** `GET /status` of `mloop serve` (the server builds it with this type). */
 export interface ServingStatusReply {
   uptime_s: number;
