@@ -14,8 +14,11 @@
  * logged through each server's API, (c) start-up time to a healthy /health.
  *
  *   BENCH_CLIENTS=8 BENCH_INGEST_REQUESTS=10   ingest: clients and requests per client
- *   BENCH_PG_RUNS=2000                         runs logged for search (5 params, 5 metrics each)
- *   BENCH_REPEAT=10 BENCH_STARTS=3 BENCH_MLFLOW=.venv/bin/mlflow BENCH_MLFLOW_WORKERS=1
+ *   BENCH_PG_RUNS=20000                        runs logged for search (5 params, 5 metrics each)
+ *   BENCH_REPEAT=10 BENCH_STARTS=3 BENCH_MLFLOW=.venv/bin/mlflow
+ *   BENCH_MLFLOW_WORKERS=N                     mlflow's worker count (default: mlflow's own default)
+ *
+ * Ingest request bodies are serialized before the clock starts.
  *
  * Prints one table (markdown) on stdout; progress goes to stderr.
  */
@@ -31,10 +34,10 @@ const pg = require("pg");
 
 const CLIENTS = num("BENCH_CLIENTS", 8);
 const INGEST_REQUESTS = num("BENCH_INGEST_REQUESTS", 10);
-const RUNS = num("BENCH_PG_RUNS", 2000);
+const RUNS = num("BENCH_PG_RUNS", 20_000);
 const REPEAT = num("BENCH_REPEAT", 10);
 const STARTS = num("BENCH_STARTS", 3);
-const MLFLOW_WORKERS = num("BENCH_MLFLOW_WORKERS", 1);
+const MLFLOW_WORKERS = process.env.BENCH_MLFLOW_WORKERS ? num("BENCH_MLFLOW_WORKERS", 1) : undefined;
 const MLFLOW = process.env.BENCH_MLFLOW || path.join(ROOT, ".venv", "bin", "mlflow");
 
 requireBuildAndMlflow(MLFLOW);
@@ -69,7 +72,7 @@ const DBS = { mloop: `bench_mloop_${suffix}`, mlflow: `bench_mlflow_${suffix}` }
 const SERVERS = {
   mlflow: (port) => [
     MLFLOW,
-    ["server", "--host", "127.0.0.1", "--port", String(port), "--workers", String(MLFLOW_WORKERS),
+    ["server", "--host", "127.0.0.1", "--port", String(port), ...(MLFLOW_WORKERS ? ["--workers", String(MLFLOW_WORKERS)] : []),
       "--backend-store-uri", dbUri(DBS.mlflow).replace(/^postgres(ql)?:/, "postgresql+psycopg2:"), "--artifacts-destination", path.join(WORK, "mlflow-artifacts")],
   ],
   mloop: (port) => [
@@ -93,12 +96,19 @@ async function ingest(base) {
   const exp = await call(base, "experiments/create", { name: `ingest-${Date.now()}` });
   const runs = [];
   for (let c = 0; c < CLIENTS; c++) runs.push((await call(base, "runs/create", { experiment_id: exp.experiment_id, start_time: Date.now() })).run.info.run_id);
+  const ts = Date.now();
+  const bodies = runs.map((runId) =>
+    Array.from({ length: INGEST_REQUESTS }, (_, r) =>
+      JSON.stringify({ run_id: runId, metrics: Array.from({ length: 1000 }, (_, i) => ({ key: `m${i % 10}`, value: Math.random(), timestamp: ts + r, step: r * 100 + Math.floor(i / 10) })) }),
+    ),
+  );
   const t0 = performance.now();
   await Promise.all(
-    runs.map(async (runId, c) => {
-      for (let r = 0; r < INGEST_REQUESTS; r++) {
-        const metrics = Array.from({ length: 1000 }, (_, i) => ({ key: `m${i % 10}`, value: Math.random(), timestamp: Date.now(), step: r * 100 + Math.floor(i / 10) }));
-        await call(base, "runs/log-batch", { run_id: runId, metrics });
+    bodies.map(async (list) => {
+      for (const body of list) {
+        const res = await fetch(`${base}/api/2.0/mlflow/runs/log-batch`, { method: "POST", headers: { "content-type": "application/json" }, body });
+        await res.arrayBuffer();
+        if (res.status !== 200) throw new Error(`log-batch -> ${res.status}`);
       }
     }),
   );
@@ -159,7 +169,7 @@ try {
   const a = results.mloop;
   const b = results.mlflow;
   const out = [];
-  out.push(`mloop vs mlflow server ${mlflowVersion} (--workers ${MLFLOW_WORKERS}), both on PostgreSQL ${execFileSync("psql", [baseUrl, "-XAtc", "SHOW server_version"], { encoding: "utf8" }).trim()}; ${os.cpus().length} CPUs, Node ${process.versions.node}`);
+  out.push(`mloop vs mlflow server ${mlflowVersion} (${MLFLOW_WORKERS ? `--workers ${MLFLOW_WORKERS}` : "its defaults"}), both on PostgreSQL ${execFileSync("psql", [baseUrl, "-XAtc", "SHOW server_version"], { encoding: "utf8" }).trim()}; ${os.cpus().length} CPUs, Node ${process.versions.node}`);
   out.push("");
   out.push("| PostgreSQL | mloop | mlflow | ratio |");
   out.push("| --- | ---: | ---: | ---: |");
