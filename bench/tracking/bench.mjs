@@ -14,7 +14,11 @@
  *   BENCH_HISTORY_POINTS=1000000               points of the sampled metric
  *   BENCH_REPEAT=10                            timed repetitions of search and history
  *   BENCH_STARTS=3                             start-ups timed per server
- *   BENCH_MLFLOW=.venv/bin/mlflow BENCH_MLFLOW_WORKERS=1
+ *   BENCH_MLFLOW=.venv/bin/mlflow
+ *
+ * mlflow runs at its own defaults (the headline: its default worker count) and again with
+ * `--workers 1` on the same seeded store for search, history and start-up (the second column);
+ * bench/tracking/ingest.mjs compares ingest against both.
  *   BENCH_DIR=<folder to keep the stores in>   default: a temporary folder, removed afterwards
  *
  * The search and history stores are seeded by direct inserts into each server's own SQLite
@@ -39,7 +43,6 @@ const METRICS = env("BENCH_METRICS", 10);
 const HISTORY_POINTS = env("BENCH_HISTORY_POINTS", 1_000_000);
 const REPEAT = env("BENCH_REPEAT", 10);
 const STARTS = env("BENCH_STARTS", 3);
-const MLFLOW_WORKERS = env("BENCH_MLFLOW_WORKERS", 1);
 const MLFLOW = process.env.BENCH_MLFLOW || path.join(ROOT, ".venv", "bin", "mlflow");
 
 requireBuildAndMlflow(MLFLOW);
@@ -55,7 +58,17 @@ const SERVERS = {
     db: path.join(WORK, "mlflow", "mlflow.db"),
     command: (port, s) => [
       MLFLOW,
-      ["server", "--host", "127.0.0.1", "--port", String(port), "--workers", String(MLFLOW_WORKERS),
+      ["server", "--host", "127.0.0.1", "--port", String(port),
+        "--backend-store-uri", `sqlite:///${s.db}`, "--artifacts-destination", path.join(s.dir, "artifacts")],
+    ],
+  },
+  /** The same mlflow store served by one worker. */
+  "mlflow-1": {
+    dir: path.join(WORK, "mlflow"),
+    db: path.join(WORK, "mlflow", "mlflow.db"),
+    command: (port, s) => [
+      MLFLOW,
+      ["server", "--host", "127.0.0.1", "--port", String(port), "--workers", "1",
         "--backend-store-uri", `sqlite:///${s.db}`, "--artifacts-destination", path.join(s.dir, "artifacts")],
     ],
   },
@@ -245,7 +258,8 @@ async function main() {
     log(`${name}: seeded in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
 
-  for (const name of ["mlflow", "mloop"]) {
+  results["mlflow-1"] = {};
+  for (const name of ["mlflow", "mlflow-1", "mloop"]) {
     const startups = [];
     let s;
     for (let i = 0; i < STARTS; i++) {
@@ -255,11 +269,11 @@ async function main() {
     }
     results[name].startup = median(startups);
     log(`${name}: start-up ${fmt(results[name].startup)} ms; search`);
-    const sr = await search(s, ids[name].search);
+    const sr = await search(s, ids[name === "mlflow-1" ? "mlflow" : name].search);
     results[name].search = sr.p50;
     results[name].searchIds = sr.ids;
     log(`${name}: search p50 ${fmt(sr.p50)} ms; history`);
-    const hr = await history(s, ids[name].historyRun);
+    const hr = await history(s, ids[name === "mlflow-1" ? "mlflow" : name].historyRun);
     results[name].history = hr.p50;
     results[name].historyPoints = hr.points;
     log(`${name}: history p50 ${fmt(hr.p50)} ms (${hr.points} points)`);
@@ -268,15 +282,18 @@ async function main() {
 
   const same = JSON.stringify(results.mlflow.searchIds) === JSON.stringify(results.mloop.searchIds);
   const mlflowVersion = (await import("node:child_process")).execFileSync(path.join(path.dirname(MLFLOW), "python"), ["-c", "import mlflow; print(mlflow.__version__)"]).toString().trim();
+  const one = results["mlflow-1"];
+  // [label, mlflow defaults, mlflow --workers 1, mloop, higher is better]
   const rows = [
-    ["log-batch ingest, metrics/s (higher is better)", results.mlflow.ingest, results.mloop.ingest, results.mloop.ingest / results.mlflow.ingest],
-    ["search runs p50, ms", results.mlflow.search, results.mloop.search, results.mlflow.search / results.mloop.search],
-    ["sampled history p50, ms", results.mlflow.history, results.mloop.history, results.mlflow.history / results.mloop.history],
-    ["start-up to healthy, seeded store, ms", results.mlflow.startup, results.mloop.startup, results.mlflow.startup / results.mloop.startup],
-    ["start-up to healthy, empty store, ms", results.mlflow.emptyStartup, results.mloop.emptyStartup, results.mlflow.emptyStartup / results.mloop.emptyStartup],
+    ["log-batch ingest, metrics/s (higher is better)", results.mlflow.ingest, undefined, results.mloop.ingest, true],
+    ["search runs p50, ms", results.mlflow.search, one.search, results.mloop.search, false],
+    ["sampled history p50, ms", results.mlflow.history, one.history, results.mloop.history, false],
+    ["start-up to healthy, seeded store, ms", results.mlflow.startup, one.startup, results.mloop.startup, false],
+    ["start-up to healthy, empty store, ms", results.mlflow.emptyStartup, undefined, results.mloop.emptyStartup, false],
   ];
+  const ratio = (ref, b, higher) => (ref === undefined ? "-" : `${(higher ? b / ref : ref / b).toFixed(1)}x`);
   const out = [];
-  out.push(`mloop vs mlflow server ${mlflowVersion} (--workers ${MLFLOW_WORKERS}), both on SQLite; ${os.cpus().length} CPUs, Node ${process.versions.node}`);
+  out.push(`mloop vs mlflow server ${mlflowVersion} at its defaults and with --workers 1, all on SQLite; ${os.cpus().length} CPUs, Node ${process.versions.node}`);
   out.push(`ingest: ${CLIENTS} concurrent clients x ${INGEST_REQUESTS} log-batch requests of 1000 metrics, through the API`);
   out.push(`search: ${RUNS} runs x ${PARAMS} params x ${METRICS} metrics, seeded by direct inserts into each server's SQLite schema; filter "${SEARCH.filter}", order_by ${SEARCH.order_by[0]}, page of ${SEARCH.max_results}; p50 of ${REPEAT}`);
   out.push(`history: get-history-bulk-interval of a ${HISTORY_POINTS}-point metric (seeded by direct inserts), max_results 320 -> mlflow ${results.mlflow.historyPoints} / mloop ${results.mloop.historyPoints} points; p50 of ${REPEAT}`);
@@ -284,9 +301,11 @@ async function main() {
   out.push(`start-up: spawn to first 200 from /health, median of ${STARTS}`);
   out.push(`same search page from both servers: ${same ? "yes" : "NO"}`);
   out.push("");
-  out.push(`| measure | mlflow | mloop | mloop advantage |`);
-  out.push(`|---|---:|---:|---:|`);
-  for (const [label, a, b, ratio] of rows) out.push(`| ${label} | ${fmt(a)} | ${fmt(b)} | ${ratio.toFixed(1)}x |`);
+  out.push(`| measure | mlflow (defaults) | mlflow --workers 1 | mloop | mloop vs mlflow defaults | mloop vs --workers 1 |`);
+  out.push(`|---|---:|---:|---:|---:|---:|`);
+  for (const [label, a, w1, b, higher] of rows) {
+    out.push(`| ${label} | ${fmt(a)} | ${w1 === undefined ? "-" : fmt(w1)} | ${fmt(b)} | ${ratio(a, b, higher)} | ${ratio(w1, b, higher)} |`);
+  }
   console.log(out.join("\n"));
 }
 

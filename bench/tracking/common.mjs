@@ -25,11 +25,25 @@ export function requireBuildAndMlflow(mlflow) {
 
 export const log = (...a) => console.error(`[${new Date().toISOString().slice(11, 19)}]`, ...a);
 
-export function freePort() {
+let nextPort = 0;
+
+/** A free port on 127.0.0.1: the next free one of BENCH_PORTS (e.g. 17400-17449) when set, otherwise any. */
+export async function freePort() {
+  const range = /^(\d+)-(\d+)$/.exec(process.env.BENCH_PORTS ?? "");
+  if (!range) return anyPort(0);
+  const [lo, hi] = [Number(range[1]), Number(range[2])];
+  for (let i = 0; i <= hi - lo; i++) {
+    const port = lo + ((nextPort++) % (hi - lo + 1));
+    if (await anyPort(port).then(() => true, () => false)) return port;
+  }
+  throw new Error(`no free port in BENCH_PORTS=${process.env.BENCH_PORTS}`);
+}
+
+function anyPort(want) {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
+    s.listen(want, "127.0.0.1", () => {
       const { port } = s.address();
       s.close(() => resolve(port));
     });

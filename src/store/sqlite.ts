@@ -27,6 +27,12 @@ export class SqliteDriver implements SqlDriver {
     this.db.pragma("cache_size = -65536");
     this.db.pragma("temp_store = MEMORY");
     this.db.pragma("mmap_size = 268435456");
+    // A checkpoint copies the WAL into the database and syncs both files; at SQLite's default (every
+    // 1000 pages) a wide log-batch, which dirties a page per key, paid one after every commit. Every
+    // 10000 pages (~40 MB of WAL) a page rewritten by many commits is copied and synced once, and the
+    // WAL file is cut back to 64 MB afterwards. Commits stay as durable: each is in the WAL either way.
+    this.db.pragma("wal_autocheckpoint = 10000");
+    this.db.pragma("journal_size_limit = 67108864");
   }
 
   private stmt(sql: string): Database.Statement {

@@ -52,6 +52,16 @@ interface MetricRow {
   is_nan: number;
 }
 
+/** A row of `inputs` as run hydration reads it. */
+interface InputLink {
+  input_uuid: string;
+  source_type: string;
+  source_id: string;
+  destination_type: string;
+  destination_id: string;
+  step: number;
+}
+
 /** How the `inputs` table links runs, datasets and logged models. */
 export const INPUT_LINKS = {
   /** A dataset used by a run: DATASET(dataset_uuid) → RUN(run_id). */
@@ -407,7 +417,7 @@ export class RunStore {
     if (ids.length === 0) return [];
     const ph = placeholders(ids.length);
     const list = [...ids];
-    const [rows, metrics, params, tags, links] = await Promise.all([
+    const [rows, metrics, params, tags, links] = this.db.dialect === "postgres" ? await this.hydratePostgres(list) : await Promise.all([
       this.db.all<RunRow>(
         `SELECT run_uuid, name, experiment_id, user_id, status, start_time, end_time, deleted_time, lifecycle_stage, artifact_uri FROM runs WHERE run_uuid IN (${ph})`,
         list,
@@ -415,7 +425,7 @@ export class RunStore {
       this.db.all<MetricRow>(`SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN (${ph}) ORDER BY key`, list),
       this.db.all<{ run_uuid: string; key: string; value: string }>(`SELECT run_uuid, key, value FROM params WHERE run_uuid IN (${ph}) ORDER BY key`, list),
       this.db.all<{ run_uuid: string; key: string; value: string | null }>(`SELECT run_uuid, key, value FROM tags WHERE run_uuid IN (${ph}) ORDER BY key`, list),
-      this.db.all<{ input_uuid: string; source_type: string; source_id: string; destination_type: string; destination_id: string; step: number }>(
+      this.db.all<InputLink>(
         `SELECT input_uuid, source_type, source_id, destination_type, destination_id, step FROM inputs
          WHERE (destination_type = 'RUN' AND destination_id IN (${ph})) OR (source_type = 'RUN' AND source_id IN (${ph}))
          ORDER BY input_uuid`,
@@ -492,6 +502,41 @@ export class RunStore {
       });
     }
     return out;
+  }
+
+  /**
+   * The rows {@link getRuns} reads, from PostgreSQL in one statement and one round trip: each run's
+   * latest metrics, params, tags and input links aggregated as JSON arrays beside its row (the
+   * per-table queries would each take a pooled connection and a plan).
+   */
+  private async hydratePostgres(list: string[]): Promise<[RunRow[], MetricRow[], { run_uuid: string; key: string; value: string }[], { run_uuid: string; key: string; value: string | null }[], InputLink[]]> {
+    const rows = await this.db.all<RunRow & { m: [string, number | string, number, number, number][]; p: [string, string][]; t: [string, string | null][]; i: [string, string, string, string, string, number][] }>(
+      `SELECT r.run_uuid, r.name, r.experiment_id, r.user_id, r.status, r.start_time, r.end_time, r.deleted_time, r.lifecycle_stage, r.artifact_uri,
+         (SELECT COALESCE(json_agg(json_build_array(x.key, x.value, x.timestamp, x.step, x.is_nan) ORDER BY x.key), '[]') FROM latest_metrics x WHERE x.run_uuid = r.run_uuid) AS m,
+         (SELECT COALESCE(json_agg(json_build_array(x.key, x.value) ORDER BY x.key), '[]') FROM params x WHERE x.run_uuid = r.run_uuid) AS p,
+         (SELECT COALESCE(json_agg(json_build_array(x.key, x.value) ORDER BY x.key), '[]') FROM tags x WHERE x.run_uuid = r.run_uuid) AS t,
+         (SELECT COALESCE(json_agg(json_build_array(x.input_uuid, x.source_type, x.source_id, x.destination_type, x.destination_id, x.step) ORDER BY x.input_uuid), '[]')
+            FROM inputs x WHERE (x.destination_type = 'RUN' AND x.destination_id = r.run_uuid) OR (x.source_type = 'RUN' AND x.source_id = r.run_uuid)) AS i
+       FROM runs r WHERE r.run_uuid = ANY(CAST(? AS TEXT[]))`,
+      [list as unknown as SqlValue],
+    );
+    const metrics: MetricRow[] = [];
+    const params: { run_uuid: string; key: string; value: string }[] = [];
+    const tags: { run_uuid: string; key: string; value: string | null }[] = [];
+    const links: InputLink[] = [];
+    for (const r of rows) {
+      const id = r.run_uuid;
+      // JSON spells ±Infinity as a string; NaN is stored as 0 with is_nan set.
+      for (const [key, value, timestamp, step, is_nan] of r.m) metrics.push({ run_uuid: id, key, value: Number(value), timestamp: Number(timestamp), step: Number(step), is_nan: Number(is_nan) });
+      for (const [key, value] of r.p) params.push({ run_uuid: id, key, value });
+      for (const [key, value] of r.t) tags.push({ run_uuid: id, key, value });
+      for (const [input_uuid, source_type, source_id, destination_type, destination_id, step] of r.i) {
+        links.push({ input_uuid, source_type, source_id, destination_type, destination_id, step: Number(step) });
+      }
+    }
+    // Links are ordered by input_uuid across the page, as the per-table query returns them.
+    links.sort((a, b) => (a.input_uuid < b.input_uuid ? -1 : a.input_uuid > b.input_uuid ? 1 : 0));
+    return [rows, metrics, params, tags, links];
   }
 
   /**
