@@ -351,6 +351,8 @@ export interface ServeConfig {
   webhookSecret?: string;
   python: string;
   workers: number;
+  /** Most rows one batched predict call of a Python worker takes; 0 = no batching, no fast path. */
+  batchMaxRows: number;
   requestTimeoutMs: number;
   bodyLimitBytes: number;
   cacheDir: string;
@@ -375,6 +377,7 @@ export interface ServeFlags {
   webhookSecret?: string;
   python?: string;
   workers?: string | number;
+  batchMaxRows?: string | number;
   envManager?: string;
   timeout?: string | number;
   bodyLimitMb?: string | number;
@@ -426,6 +429,7 @@ export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, c
     webhookSecret: opts.webhookSecret ?? env.MLOOP_SERVE_WEBHOOK_SECRET,
     python: opts.python ?? env.MLOOP_SERVE_PYTHON ?? (fs.existsSync(localVenv) ? localVenv : "python3"),
     workers: num(opts.workers, "workers", "MLOOP_SERVE_WORKERS", 2, 1, 64),
+    batchMaxRows: Math.floor(num(opts.batchMaxRows, "batch-max-rows", "MLOOP_SERVE_BATCH_MAX_ROWS", 4096, 0, 1 << 20)),
     requestTimeoutMs: num(opts.timeout, "timeout", "MLOOP_SERVE_TIMEOUT", 60, 0.1) * 1000,
     bodyLimitBytes: Math.floor(num(opts.bodyLimitMb, "body-limit-mb", "MLOOP_SERVE_BODY_LIMIT_MB", 20, 0.001) * (1 << 20)),
     cacheDir: path.resolve(cwd, opts.cacheDir ?? env.MLOOP_SERVE_CACHE_DIR ?? path.join(os.tmpdir(), `mloop-models-${os.userInfo().uid}`)),

@@ -30,6 +30,7 @@ function serveFlags(modelUri: string | undefined, opts: Record<string, unknown>)
     webhookSecret: s("webhookSecret"),
     python: s("python"),
     workers: s("workers"),
+    batchMaxRows: s("batchMaxRows"),
     envManager: s("envManager"),
     timeout: s("timeout"),
     bodyLimitMb: s("bodyLimitMb"),
@@ -66,6 +67,7 @@ async function serviceOptions(config: ServeConfig) {
     pollIntervalMs: config.pollIntervalMs,
     python: config.python,
     workers: config.workers,
+    batchMaxRows: config.batchMaxRows,
     requestTimeoutMs: config.requestTimeoutMs,
     onnxRuntime: config.onnxRuntime,
   };
@@ -92,6 +94,7 @@ export function registerServeCommand(program: Command): void {
     .option("--python <path>", "Python with mlflow and the model's libraries, for pyfunc models (MLOOP_SERVE_PYTHON); default ./.venv/bin/python, else python3")
     .option("--env-manager <manager>", "local: use --python as it is (MLOOP_SERVE_ENV_MANAGER); the only manager so far")
     .option("--workers <n>", "Python workers per pyfunc model version (MLOOP_SERVE_WORKERS); default 2")
+    .option("--batch-max-rows <n>", "most rows the Python worker predicts in one call when it batches waiting requests; 0 scores each request alone through MLflow's code (MLOOP_SERVE_BATCH_MAX_ROWS); default 4096")
     .option("--timeout <seconds>", "longest a Python worker may take on one request (MLOOP_SERVE_TIMEOUT); default 60")
     .option("--body-limit-mb <mb>", "largest request body (MLOOP_SERVE_BODY_LIMIT_MB); default 20")
     .option("--cache-dir <dir>", "where downloaded model versions are kept (MLOOP_SERVE_CACHE_DIR)")

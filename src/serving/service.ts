@@ -10,7 +10,7 @@ import { readModelMeta, type ModelMeta } from "./mlmodel.js";
 import { ServingMetrics } from "./metrics.js";
 import { OnnxPredictor } from "./onnx.js";
 import type { Predictor } from "./predictor.js";
-import { PyfuncPool } from "./pyfunc.js";
+import { PyfuncPool, type PyfuncStats } from "./pyfunc.js";
 import { ModelResolver, parseModelUri, type ModelRef, type ResolvedModel } from "./resolve.js";
 import { FeedbackStore, LocalPredictionSink, type FeedbackRecord, type PredictionSink } from "./sink.js";
 import { routesToChallenger, type TrafficPolicy } from "./traffic.js";
@@ -34,6 +34,8 @@ export interface ServeOptions {
   pollIntervalMs: number;
   python: string;
   workers: number;
+  /** Most rows one batched predict call of a Python worker takes; 0 = each request alone through MLflow's code. Default 4096. */
+  batchMaxRows?: number;
   requestTimeoutMs: number;
   /** `node` runs ONNX models in-process; `python` sends them to the worker like any pyfunc model. */
   onnxRuntime: "node" | "python";
@@ -199,6 +201,7 @@ export class ServingService {
       predictionLog: () => this.sink.stats(),
       feedbackLog: () => this.feedback.stats(),
       workerRestarts: () => this.workerRestarts(),
+      pyfunc: () => this.pyfuncStats(),
     });
   }
 
@@ -243,6 +246,7 @@ export class ServingService {
         python: this.opts.python,
         workers: this.opts.workers,
         timeoutMs: this.opts.requestTimeoutMs,
+        maxBatchRows: this.opts.batchMaxRows,
         onLog: (text) => this.event(`[worker ${model.name}/${model.version}] ${text.trimEnd()}`),
       });
       this.pools.add(pool);
@@ -272,6 +276,18 @@ export class ServingService {
   /** Re-reads every followed alias now (polling and the registry webhook call this). */
   async refresh(): Promise<void> {
     await Promise.all([this.champion.refresh(), this.challenger?.refresh()]);
+  }
+
+  private pyfuncStats(): PyfuncStats {
+    const total: PyfuncStats = { fast: 0, mlflow: 0, batches: 0, batchedRequests: 0, largestBatch: 0 };
+    for (const p of this.pools) {
+      total.fast += p.stats.fast;
+      total.mlflow += p.stats.mlflow;
+      total.batches += p.stats.batches;
+      total.batchedRequests += p.stats.batchedRequests;
+      total.largestBatch = Math.max(total.largestBatch, p.stats.largestBatch);
+    }
+    return total;
   }
 
   private workerRestarts(): number {
