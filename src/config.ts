@@ -342,6 +342,12 @@ export interface ServeConfig {
   /** A YAML traffic policy (champion, challenger, mode, share, sticky_header). */
   policyFile?: string;
   logDir: string;
+  /** `--prediction-log s3://bucket/prefix`: the log goes to S3-compatible storage as Parquet, `logDir` is its local spool. */
+  predictionLogUri?: string;
+  /** S3 settings (`MLFLOW_S3_ENDPOINT_URL`, `AWS_…`), read when the log is on S3. */
+  s3?: S3Settings;
+  /** How often the S3 log's spool is uploaded, ms. */
+  logFlushIntervalMs: number;
   logSampleRate: number;
   logOverflow: "wait" | "drop";
   logMaxPendingBytes: number;
@@ -371,6 +377,8 @@ export interface ServeFlags {
   stickyHeader?: string;
   policy?: string;
   logDir?: string;
+  predictionLog?: string;
+  logFlushInterval?: string | number;
   logSampleRate?: string | number;
   logOverflow?: string;
   pollInterval?: string | number;
@@ -410,6 +418,9 @@ export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, c
   const onnxRuntime = opts.onnxRuntime ?? env.MLOOP_SERVE_ONNX_RUNTIME ?? "node";
   if (onnxRuntime !== "node" && onnxRuntime !== "python") throw new ConfigError(`--onnx-runtime must be node or python, got '${onnxRuntime}'`);
   const localVenv = path.join(cwd, ".venv", "bin", "python");
+  const predictionLog = opts.predictionLog ?? env.MLOOP_SERVE_PREDICTION_LOG;
+  const onS3 = predictionLog !== undefined && /^s3a?:\/\//i.test(predictionLog);
+  if (onS3 && !/^s3a?:\/\/[^/?#]+/i.test(predictionLog)) throw new ConfigError(`--prediction-log must be a folder or s3://bucket/prefix, got '${predictionLog}'`);
   return {
     modelUri: opts.modelUri ?? env.MLOOP_SERVE_MODEL_URI,
     host: opts.host ?? env.MLOOP_SERVE_HOST ?? "127.0.0.1",
@@ -420,7 +431,9 @@ export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, c
     canaryShare: pick(opts.canaryShare, "canary-share", "MLOOP_SERVE_CANARY_SHARE") ? num(opts.canaryShare, "canary-share", "MLOOP_SERVE_CANARY_SHARE", 0.1, 0, 1) : undefined,
     stickyHeader: opts.stickyHeader ?? env.MLOOP_SERVE_STICKY_HEADER,
     policyFile: opts.policy ?? env.MLOOP_SERVE_POLICY,
-    logDir: path.resolve(cwd, opts.logDir ?? env.MLOOP_SERVE_LOG_DIR ?? "mloop-predictions"),
+    logDir: path.resolve(cwd, opts.logDir ?? env.MLOOP_SERVE_LOG_DIR ?? (predictionLog !== undefined && !onS3 ? predictionLog : "mloop-predictions")),
+    ...(onS3 ? { predictionLogUri: predictionLog, s3: loadS3Settings(env) } : {}),
+    logFlushIntervalMs: num(opts.logFlushInterval, "log-flush-interval", "MLOOP_SERVE_LOG_FLUSH_INTERVAL", 5, 0.01) * 1000,
     logSampleRate: num(opts.logSampleRate, "log-sample-rate", "MLOOP_SERVE_LOG_SAMPLE_RATE", 1, 0, 1),
     logOverflow: overflow,
     logMaxPendingBytes: num(undefined, "", "MLOOP_SERVE_LOG_MAX_PENDING_MB", 32, 1) * (1 << 20),
@@ -458,7 +471,11 @@ export interface MonitorFlags {
 
 export interface MonitorConfig {
   modelUri?: string;
+  /** The local prediction log folder; with `logUri`, the local copy of the S3 log. */
   logDir: string;
+  /** `--log-dir s3://bucket/prefix`: a prediction log on S3 (`mloop serve --prediction-log s3://…`), copied into `logDir` before each read. */
+  logUri?: string;
+  s3?: S3Settings;
   stateDir?: string;
   trackingUri?: string;
   windowRows?: number;
@@ -489,8 +506,14 @@ export function loadMonitorConfig(opts: MonitorFlags = {}, env: Env = process.en
   if (windowRows === undefined && windowMinutes === undefined) windowRows = 1000;
   const portRaw = pick(opts.port, "port", "MLOOP_MONITOR_PORT");
   const allow = opts.webhookAllow?.length ? opts.webhookAllow : (env.MLOOP_MONITOR_WEBHOOK_ALLOW ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const logDir = opts.logDir ?? env.MLOOP_MONITOR_LOG_DIR ?? env.MLOOP_SERVE_LOG_DIR ?? "mloop-predictions";
+  const s3Log = /^s3a?:\/\/([^/?#]+)(\/[^?#]*)?$/i.exec(logDir);
+  const stateDirRaw = opts.stateDir ?? env.MLOOP_MONITOR_STATE_DIR;
   const out: MonitorConfig = {
-    logDir: path.resolve(cwd, opts.logDir ?? env.MLOOP_MONITOR_LOG_DIR ?? env.MLOOP_SERVE_LOG_DIR ?? "mloop-predictions"),
+    logDir: s3Log
+      ? path.resolve(cwd, stateDirRaw ?? "mloop-monitor", "log", s3Log[1]!, ...(s3Log[2] ?? "").split("/").filter((p) => p && p !== ".." && p !== "."))
+      : path.resolve(cwd, logDir),
+    ...(s3Log ? { logUri: logDir, s3: loadS3Settings(env) } : {}),
     intervalMs: (num(opts.interval, "interval", "MLOOP_MONITOR_INTERVAL", 0.01) ?? 5) * 1000,
     host: opts.host ?? env.MLOOP_MONITOR_HOST ?? "127.0.0.1",
     port: portRaw ? (portRaw[0] === "0" ? 0 : parsePort(portRaw[0], portRaw[1])) : 5002,

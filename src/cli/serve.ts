@@ -24,6 +24,8 @@ function serveFlags(modelUri: string | undefined, opts: Record<string, unknown>)
     stickyHeader: s("stickyHeader"),
     policy: s("policy"),
     logDir: s("logDir"),
+    predictionLog: s("predictionLog"),
+    logFlushInterval: s("logFlushInterval"),
     logSampleRate: s("logSampleRate"),
     logOverflow: s("logOverflow"),
     pollInterval: s("pollInterval"),
@@ -60,6 +62,9 @@ async function serviceOptions(config: ServeConfig) {
     trackingUri: config.trackingUri,
     cacheDir: config.cacheDir,
     logDir: config.logDir,
+    predictionLogUri: config.predictionLogUri,
+    s3: config.s3,
+    logFlushIntervalMs: config.logFlushIntervalMs,
     logSampleRate: config.logSampleRate,
     logOverflow: config.logOverflow,
     logMaxPendingBytes: config.logMaxPendingBytes,
@@ -87,6 +92,8 @@ export function registerServeCommand(program: Command): void {
     .option("--sticky-header <name>", "request header that pins a caller to one side of a canary (MLOOP_SERVE_STICKY_HEADER)")
     .option("--policy <file>", "traffic policy YAML: champion, challenger, mode, share, sticky_header (MLOOP_SERVE_POLICY)")
     .option("--log-dir <dir>", "prediction log and feedback folder (MLOOP_SERVE_LOG_DIR); default ./mloop-predictions")
+    .option("--prediction-log <uri>", "where the prediction log goes: a folder (as --log-dir) or s3://bucket/prefix for Parquet objects on S3-compatible storage, spooled in --log-dir first (MLOOP_SERVE_PREDICTION_LOG; S3 settings from MLFLOW_S3_ENDPOINT_URL, AWS_*)")
+    .option("--log-flush-interval <seconds>", "how often the S3 prediction log's spool is uploaded (MLOOP_SERVE_LOG_FLUSH_INTERVAL); default 5")
     .option("--log-sample-rate <rate>", "share of requests recorded in the prediction log, 0..1 (MLOOP_SERVE_LOG_SAMPLE_RATE); default 1")
     .option("--log-overflow <policy>", "when the log falls behind: wait (back-pressure, at most 1 s) or drop (MLOOP_SERVE_LOG_OVERFLOW); default wait")
     .option("--poll-interval <seconds>", "how often aliases are re-read; 0 turns polling off (MLOOP_SERVE_POLL_INTERVAL); default 10")
@@ -122,7 +129,7 @@ export function registerServeCommand(program: Command): void {
     const address = await app.listen({ host: config.host, port: config.port });
     const st = service.status();
     const models = st.models.map((m) => `${m.name} version ${m.version} (${m.runtime}${m.role === "challenger" ? `, ${options.policy.mode} ${options.policy.mode === "canary" ? `${m.share * 100}%` : ""}`.trimEnd() : ""})`);
-    process.stderr.write(`mloop serve listening at ${address}: ${models.join(" + ")}; prediction log ${config.logDir}\n`);
+    process.stderr.write(`mloop serve listening at ${address}: ${models.join(" + ")}; prediction log ${config.predictionLogUri ?? config.logDir}\n`);
     const stop = async () => {
       await app.close();
       process.exit(0);

@@ -45,7 +45,6 @@ const COLUMNS = {
 } as const;
 
 type LogKind = keyof typeof COLUMNS;
-const JSON_COLUMNS = new Set(["inputs", "predictions", "label"]);
 
 /** One spool segment's lines as a Parquet file (hyparquet-writer, snappy). Torn lines are skipped. */
 export async function segmentToParquet(kind: LogKind, text: string): Promise<Uint8Array> {
@@ -63,8 +62,8 @@ export async function segmentToParquet(kind: LogKind, text: string): Promise<Uin
     type,
     data: records.map((r) => {
       const v = r[name];
-      if (v === undefined || (v === null && !JSON_COLUMNS.has(name))) return null;
-      if (JSON_COLUMNS.has(name)) return JSON.stringify(v);
+      // JSON columns take the value: the writer writes its JSON text
+      if (v === undefined || v === null) return null;
       if (type === "INT64") return BigInt(Math.trunc(Number(v)));
       return v;
     }),
@@ -196,9 +195,11 @@ export class S3PredictionLog {
   readonly feedback: FeedbackStore;
   private readonly uploaders: SegmentUploader[];
   private readonly timers: NodeJS.Timeout[];
+  private readonly repo: S3ArtifactRepository;
 
   constructor(opts: S3LogOptions) {
     const repo = new S3ArtifactRepository(opts.uri, opts.s3);
+    this.repo = repo;
     const event = opts.onEvent ?? (() => {});
     fs.mkdirSync(opts.spoolDir, { recursive: true });
     const predictions = new SegmentUploader(PREDICTIONS_PREFIX, repo, opts.spoolDir, event);
@@ -231,6 +232,7 @@ export class S3PredictionLog {
     await this.sink.close();
     await this.feedback.close();
     await this.uploaders[1]!.drain();
+    this.repo.close();
   }
 }
 
@@ -271,5 +273,9 @@ export class S3LogMirror {
       }
     }
     return fetched;
+  }
+
+  close(): void {
+    this.repo.close();
   }
 }

@@ -22,7 +22,7 @@ export interface SegmentLogOptions {
   /** `wait`: hold the caller up to `maxWaitMs`, then drop; `drop`: drop at once. */
   overflow?: "wait" | "drop";
   maxWaitMs?: number;
-  /** Called with the path of each segment once it is closed and fsync'd, when it holds lines (a spool that ships segments elsewhere). */
+  /** Called with the path of each segment once it is closed and fsync'd (a spool that ships segments elsewhere): rotated segments that hold lines, and the last one on close. */
   onSegmentClosed?: (file: string) => void;
 }
 
@@ -199,7 +199,7 @@ export class SegmentLog {
     const file = this.file;
     const held = this.segmentBytes > 0;
     if (reopen) this.openSegment();
-    if (held) this.opts.onSegmentClosed(file);
+    if (held || !reopen) this.opts.onSegmentClosed(file);
   }
 
   /** Closes the current segment now (or once the batch being written is done) and starts a new one; nothing happens to an empty segment. */

@@ -12,6 +12,8 @@ import { OnnxPredictor } from "./onnx.js";
 import type { Predictor } from "./predictor.js";
 import { PyfuncPool, type PyfuncStats } from "./pyfunc.js";
 import { ModelResolver, parseModelUri, type ModelRef, type ResolvedModel } from "./resolve.js";
+import type { S3Settings } from "../config.js";
+import { S3PredictionLog } from "./s3-log.js";
 import { FeedbackStore, LocalPredictionSink, type FeedbackRecord, type PredictionSink } from "./sink.js";
 import { routesToChallenger, type TrafficPolicy } from "./traffic.js";
 import type { ServingStatusReply as ServingStatus } from "../wire/index.js";
@@ -41,6 +43,11 @@ export interface ServeOptions {
   onnxRuntime: "node" | "python";
   /** A custom sink replaces the local prediction log. */
   sink?: PredictionSink;
+  /** `s3://bucket/prefix`: the prediction log and feedback go there as Parquet objects, through a spool in `logDir`. */
+  predictionLogUri?: string;
+  s3?: S3Settings;
+  /** How often the S3 log's spool segment is closed and uploaded (default 5000 ms). */
+  logFlushIntervalMs?: number;
   onEvent?: (message: string) => void;
 }
 
@@ -188,15 +195,28 @@ export class ServingService {
   private pools = new Set<PyfuncPool>();
   private readonly startedAt = Date.now();
   private shadowInflight = 0;
+  private s3Log?: S3PredictionLog;
 
   private constructor(readonly opts: ServeOptions) {
     this.resolver = new ModelResolver({ trackingUri: opts.trackingUri, cacheDir: opts.cacheDir });
     this.champion = new ModelSlot("champion", opts.modelUri, parseModelUri(opts.modelUri), this);
     if (opts.challengerUri) this.challenger = new ModelSlot("challenger", opts.challengerUri, parseModelUri(opts.challengerUri), this);
-    this.sink =
-      opts.sink ??
-      new LocalPredictionSink(opts.logDir, { overflow: opts.logOverflow, maxPendingBytes: opts.logMaxPendingBytes, fsyncIntervalMs: opts.logFsyncIntervalMs });
-    this.feedback = new FeedbackStore(opts.logDir);
+    const logOpts = { overflow: opts.logOverflow, maxPendingBytes: opts.logMaxPendingBytes, fsyncIntervalMs: opts.logFsyncIntervalMs };
+    if (opts.predictionLogUri && !opts.sink) {
+      this.s3Log = new S3PredictionLog({
+        uri: opts.predictionLogUri,
+        s3: opts.s3 ?? { region: "us-east-1", ignoreTls: false },
+        spoolDir: opts.logDir,
+        flushIntervalMs: opts.logFlushIntervalMs,
+        log: logOpts,
+        onEvent: (m) => this.event(m),
+      });
+      this.sink = this.s3Log.sink;
+      this.feedback = this.s3Log.feedback;
+    } else {
+      this.sink = opts.sink ?? new LocalPredictionSink(opts.logDir, logOpts);
+      this.feedback = new FeedbackStore(opts.logDir);
+    }
     this.metrics = new ServingMetrics({
       predictionLog: () => this.sink.stats(),
       feedbackLog: () => this.feedback.stats(),
@@ -405,7 +425,7 @@ export class ServingService {
           in_flight: v.inflight,
         };
       }),
-      prediction_log: { dir: this.opts.logDir, ...this.sink.stats() },
+      prediction_log: { dir: this.opts.logDir, ...(this.opts.predictionLogUri ? { uri: this.opts.predictionLogUri } : {}), ...this.sink.stats() },
       feedback: { written: this.feedback.stats().written },
       worker_restarts: this.workerRestarts(),
     };
@@ -421,7 +441,10 @@ export class ServingService {
     const versions = [this.champion.current, this.challenger?.current].filter((v): v is LoadedVersion => v !== undefined);
     await Promise.allSettled(versions.map((v) => v.close()));
     await Promise.allSettled([...this.pools].map((p) => p.close()));
-    await this.sink.close();
-    await this.feedback.close();
+    if (this.s3Log) await this.s3Log.close();
+    else {
+      await this.sink.close();
+      await this.feedback.close();
+    }
   }
 }
