@@ -10,8 +10,9 @@ scoring-server code, so answers match `mlflow models serve` exactly:
 
 Columnar batches (the fast path, only for models where it gives MLflow's answer; see
 `fast_path`) start with the byte "F", then a 4-byte big-endian header length, the header
-JSON {"ids": [7, 8], "rows": [1, 3]} and the rows of every request one after the other as
-little-endian float64, row-major, in the signature's column order (NaN for a missing value).
+JSON {"ids": [7, 8], "rows": [1, 3]} and the values as little-endian float64, column by column
+in the signature's order, each column holding the rows of every request one after the other
+(NaN for a missing value).
 The worker predicts them in one call and answers with one frame:
   worker -> mloop  {"batch": [{"id": 7, "predictions": "<json>"}, {"id": 8, "fallback": true}]}
 "fallback" asks mloop to send that request again raw, through MLflow's code: when the batch
@@ -26,6 +27,22 @@ import json
 import os
 import struct
 import sys
+import warnings
+
+# scikit-learn estimators whose predict functions turn a frame of float64 columns into the same
+# float64 array before anything else (check_array), and hold no sub-estimator that could read
+# columns by name: given that array directly they compute the same answer, without pandas.
+ARRAY_SAFE_MODULES = (
+    "sklearn.linear_model.",
+    "sklearn.tree.",
+    "sklearn.svm.",
+    "sklearn.naive_bayes",
+    "sklearn.neighbors.",
+    "sklearn.discriminant_analysis",
+    "sklearn.neural_network.",
+    "sklearn.ensemble._forest",
+    "sklearn.ensemble._gb",
+)
 
 
 def read_exact(stream, n):
@@ -71,11 +88,43 @@ def fast_path(model):
     except (TypeError, ValueError):
         return None
     columns = schema.input_names()
+    array_fn = _array_predict_fn(model, predict_fn, columns)
+    if array_fn is not None:
 
-    def predict(frame):
+        def predict(matrix, pd):
+            with warnings.catch_warnings():
+                # "X does not have valid feature names": the names were checked once, at load
+                warnings.simplefilter("ignore", UserWarning)
+                return array_fn(matrix)
+
+        return columns, predict
+
+    def predict(matrix, pd):
+        frame = pd.DataFrame(matrix, columns=columns, copy=False)
         return predict_fn(frame, params=None) if takes_params else predict_fn(frame)
 
     return columns, predict
+
+
+def _array_predict_fn(model, predict_fn, columns):
+    """The estimator's own predict method, when calling it on the float64 array gives what it gives
+    on the frame (see ARRAY_SAFE_MODULES): a plain scikit-learn estimator whose fitted feature names,
+    if any, are the signature's columns in the signature's order (on a frame in another order it
+    would refuse; on the array it could not tell)."""
+    impl = getattr(model, "_model_impl", None)
+    estimator = getattr(impl, "sklearn_model", None)
+    if estimator is None or not type(estimator).__module__.startswith(ARRAY_SAFE_MODULES):
+        return None
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and [str(n) for n in names] != list(columns):
+        return None
+    bound_to = getattr(predict_fn, "__self__", None)
+    name = getattr(predict_fn, "__name__", "")
+    if bound_to is impl and name == "predict":
+        return estimator.predict
+    if bound_to is estimator:
+        return predict_fn
+    return None
 
 
 def main():
@@ -97,10 +146,8 @@ def main():
     fast = fast_path(model)
 
     def predict_rows(matrix):
-        """Predictions of a float64 row-major matrix, as a numpy array with one entry per row."""
-        columns, predict = fast
-        frame = pd.DataFrame(matrix, columns=columns, copy=False)
-        result = predict(frame)
+        """Predictions of a float64 matrix (one row per input row), as a numpy array with one entry per row."""
+        result = fast[1](matrix, pd)
         if not isinstance(result, np.ndarray) or result.ndim == 0 or result.shape[0] != matrix.shape[0]:
             raise TypeError("the model's output is not one numpy row per input row")
         if result.dtype.kind not in "biufU":
@@ -110,7 +157,8 @@ def main():
     def score_batch(header, data):
         columns = fast[0]
         ids, rows = header["ids"], header["rows"]
-        matrix = np.frombuffer(data, dtype="<f8").reshape(-1, len(columns))
+        # column-major, as pandas holds a frame of float64 columns (and hands it to the model)
+        matrix = np.frombuffer(data, dtype="<f8").reshape(len(columns), -1).T
         try:
             result = predict_rows(matrix)
             outputs = [result]

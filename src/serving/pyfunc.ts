@@ -46,7 +46,7 @@ export interface PyfuncStats {
 
 interface Job {
   req: PredictRequest;
-  /** The rows as float64, row-major in the worker's column order, when the fast path may take them. */
+  /** The values as float64, column by column in the worker's column order, when the fast path may take them. */
   rows?: Float64Array;
   rowCount: number;
   resolve(p: Prediction): void;
@@ -83,9 +83,9 @@ export function fastRows(req: PredictRequest, columns: readonly string[]): Float
     const col = input.data[from]!;
     for (let r = 0; r < input.rows; r++) {
       const v = col[r];
-      if (v === null || v === undefined) out[r * width + c] = NaN;
+      if (v === null || v === undefined) out[c * input.rows + r] = NaN;
       else if (typeof v !== "number" || Object.is(v, -0) || (Number.isInteger(v) && Math.abs(v) > MAX_EXACT)) return undefined;
-      else out[r * width + c] = v;
+      else out[c * input.rows + r] = v;
     }
   }
   return out;
@@ -218,8 +218,8 @@ class Worker {
     this.write([Buffer.from(JSON.stringify({ id, content_type: job.req.contentType, body: job.req.body }), "utf8")]);
   }
 
-  /** Sends fast-path requests as one batch: "F", header length, header JSON, then every job's rows. */
-  sendBatch(jobs: Job[]): void {
+  /** Sends fast-path requests as one batch: "F", header length, header JSON, then the values column by column, each column holding every job's rows in turn. */
+  sendBatch(jobs: Job[], width: number): void {
     const ids: number[] = [];
     for (const job of jobs) {
       const id = this.nextId++;
@@ -230,7 +230,19 @@ class Worker {
     const lead = Buffer.allocUnsafe(5);
     lead.write("F", 0, "latin1");
     lead.writeUInt32BE(header.length, 1);
-    this.write([lead, header, ...jobs.map((j) => Buffer.from(j.rows!.buffer, j.rows!.byteOffset, j.rows!.byteLength))]);
+    let values: Float64Array;
+    if (jobs.length === 1) values = jobs[0]!.rows!;
+    else {
+      const total = jobs.reduce((n, j) => n + j.rowCount, 0);
+      values = new Float64Array(total * width);
+      for (let c = 0, at = 0; c < width; c++) {
+        for (const j of jobs) {
+          values.set(j.rows!.subarray(c * j.rowCount, (c + 1) * j.rowCount), at);
+          at += j.rowCount;
+        }
+      }
+    }
+    this.write([lead, header, Buffer.from(values.buffer, values.byteOffset, values.byteLength)]);
   }
 
   get pid(): number | undefined {
@@ -382,7 +394,7 @@ export class PyfuncPool implements Predictor {
       this.stats.batches++;
       this.stats.batchedRequests += batch.length;
       this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
-      w.sendBatch(batch);
+      w.sendBatch(batch, w.fastColumns.length);
     }
   }
 
