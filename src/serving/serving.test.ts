@@ -100,10 +100,11 @@ describe("the pyfunc fast path's rows", () => {
     expect(fastRows(request(`${COLUMNS.join(",")}\n${row.join(",")}\n`, "text/csv"), COLUMNS)).toBeUndefined();
     expect(fastRows(request(JSON.stringify({ dataframe_split: { columns: COLUMNS, data: [row] }, params: { k: 1 } })), COLUMNS)).toBeUndefined();
     expect(fastRows(request(split(COLUMNS, [[5.1, 3.5, 1.4, 2 ** 60]])), COLUMNS)).toBeUndefined();
-    expect(fastRows(request(split(COLUMNS, [[5.1, 3.5, -0, 0.2]])), COLUMNS)).toBeUndefined();
-    expect(fastRows(request(split(COLUMNS.slice(0, 3), [[5.1, 3.5, 1.4]])), COLUMNS.slice(0, 3).concat("other"))).toBeUndefined();
-    const loose = parseScoringRequest(split(COLUMNS, [[5.1, "3.5", 1.4, 0.2]]), "application/json");
-    expect(fastRows({ input: loose.input, body: "", contentType: "application/json" }, COLUMNS)).toBeUndefined();
+    expect(fastRows(request(split(COLUMNS, [[5.1, 3.5, 1.4, 0.2]]).replace("1.4", "-0")), COLUMNS)).toBeUndefined();
+    const loose = (body: string) => ({ input: parseScoringRequest(body, "application/json").input, body, contentType: "application/json" });
+    expect(fastRows(loose(split(COLUMNS.slice(0, 3), [[5.1, 3.5, 1.4]])), COLUMNS)).toBeUndefined();
+    expect(fastRows(loose(split(COLUMNS.slice(0, 3).concat("other"), [[5.1, 3.5, 1.4, 0.2]])), COLUMNS)).toBeUndefined();
+    expect(fastRows(loose(split(COLUMNS, [[5.1, "3.5", 1.4, 0.2]])), COLUMNS)).toBeUndefined();
     expect(fastRows(request(split(COLUMNS, [row])), COLUMNS)).toBeDefined();
   });
 });
