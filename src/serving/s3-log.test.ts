@@ -8,6 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../../test/helpers/cli.js";
 import { HAS_MOTO, S3TestServer } from "../../test/helpers/s3-server.js";
 import { loadServeConfig, loadMonitorConfig } from "../config.js";
 import { readPredictionLog, S3LogMirror, S3PredictionLog, type PredictionRecord } from "./index.js";
@@ -99,7 +100,7 @@ describe.skipIf(!HAS_MOTO || !fs.existsSync(PYTHON))("prediction log on S3 (moto
     const crashed = new S3PredictionLog({ uri, s3: server.settings(), spoolDir, flushIntervalMs: 50 });
     for (let i = 0; i < 20; i++) expect(await crashed.sink.write(record(i))).toBe(true);
     expect(await crashed.feedback.add([{ request_id: "req-3", label: 1, timestamp_ms: 9 }])).toBe(true);
-    await new Promise((r) => setTimeout(r, 300));
+    for (let t = Date.now(); crashed.uploadStats().uploadFailures === 0 && Date.now() - t < 30_000; ) await new Promise((r) => setTimeout(r, 50));
     expect(crashed.uploadStats().uploadFailures).toBeGreaterThan(0);
     // the process is gone without closing anything; the store comes back (empty: moto keeps nothing)
     await server.resume();
@@ -120,6 +121,22 @@ describe.skipIf(!HAS_MOTO || !fs.existsSync(PYTHON))("prediction log on S3 (moto
     expect(predictions[7]).toEqual({ request_id: "req-7", timestamp_ms: 1_700_000_000_007, model: "iris", version: "3", role: "champion", status: 400, latency_ms: 8.25, inputs: { columns: ["a", "b"], data: [[7, 3.5]] }, error: "row 7 is bad" });
     expect(predictions[3]!.predictions).toEqual([0]);
     expect(feedback).toEqual([{ request_id: "req-3", label: 1, timestamp_ms: 9 }]);
+
+    // `mloop monitor start --log-dir s3://…` reads the same log
+    const ref = path.join(dir, "ref.csv");
+    fs.writeFileSync(ref, ["a,b", ...Array.from({ length: 50 }, (_, i) => `${i % 20},${(i % 20) / 2}`)].join("\n"));
+    process.env.MLFLOW_S3_ENDPOINT_URL = server.endpoint;
+    process.env.AWS_ACCESS_KEY_ID = process.env.AWS_SECRET_ACCESS_KEY = "testing";
+    try {
+      const cli = await runCli("monitor", "start", "--reference", ref, "--log-dir", uri, "--state-dir", path.join(dir, "monitor"), "--once", "--json", "--no-tracking", "--port", "0");
+      expect(cli.stderr).toBe("");
+      const windows = cli.stdout.trim().split("\n").map((l) => JSON.parse(l) as { rows: number });
+      expect(windows.reduce((n, w) => n + w.rows, 0)).toBe(predictions.filter((p) => p.status === 200).length);
+    } finally {
+      delete process.env.MLFLOW_S3_ENDPOINT_URL;
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+    }
   }, 60_000);
 
   it("--prediction-log s3://… configures serving; the monitor's --log-dir s3://… reads a local copy", () => {
