@@ -342,6 +342,12 @@ export interface ServeConfig {
   /** A YAML traffic policy (champion, challenger, mode, share, sticky_header). */
   policyFile?: string;
   logDir: string;
+  /** `--prediction-log s3://bucket/prefix`: the log goes to S3-compatible storage as Parquet, `logDir` is its local spool. */
+  predictionLogUri?: string;
+  /** S3 settings (`MLFLOW_S3_ENDPOINT_URL`, `AWS_…`), read when the log is on S3. */
+  s3?: S3Settings;
+  /** How often the S3 log's spool is uploaded, ms. */
+  logFlushIntervalMs: number;
   logSampleRate: number;
   logOverflow: "wait" | "drop";
   logMaxPendingBytes: number;
@@ -353,6 +359,8 @@ export interface ServeConfig {
   controlToken?: string;
   python: string;
   workers: number;
+  /** Most rows one batched predict call of a Python worker takes; 0 = no batching, no fast path. */
+  batchMaxRows: number;
   requestTimeoutMs: number;
   bodyLimitBytes: number;
   cacheDir: string;
@@ -371,6 +379,8 @@ export interface ServeFlags {
   stickyHeader?: string;
   policy?: string;
   logDir?: string;
+  predictionLog?: string;
+  logFlushInterval?: string | number;
   logSampleRate?: string | number;
   logOverflow?: string;
   pollInterval?: string | number;
@@ -378,6 +388,7 @@ export interface ServeFlags {
   controlToken?: string;
   python?: string;
   workers?: string | number;
+  batchMaxRows?: string | number;
   envManager?: string;
   timeout?: string | number;
   bodyLimitMb?: string | number;
@@ -410,6 +421,9 @@ export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, c
   const onnxRuntime = opts.onnxRuntime ?? env.MLOOP_SERVE_ONNX_RUNTIME ?? "node";
   if (onnxRuntime !== "node" && onnxRuntime !== "python") throw new ConfigError(`--onnx-runtime must be node or python, got '${onnxRuntime}'`);
   const localVenv = path.join(cwd, ".venv", "bin", "python");
+  const predictionLog = opts.predictionLog ?? env.MLOOP_SERVE_PREDICTION_LOG;
+  const onS3 = predictionLog !== undefined && /^s3a?:\/\//i.test(predictionLog);
+  if (onS3 && !/^s3a?:\/\/[^/?#]+/i.test(predictionLog)) throw new ConfigError(`--prediction-log must be a folder or s3://bucket/prefix, got '${predictionLog}'`);
   return {
     modelUri: opts.modelUri ?? env.MLOOP_SERVE_MODEL_URI,
     host: opts.host ?? env.MLOOP_SERVE_HOST ?? "127.0.0.1",
@@ -420,7 +434,9 @@ export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, c
     canaryShare: pick(opts.canaryShare, "canary-share", "MLOOP_SERVE_CANARY_SHARE") ? num(opts.canaryShare, "canary-share", "MLOOP_SERVE_CANARY_SHARE", 0.1, 0, 1) : undefined,
     stickyHeader: opts.stickyHeader ?? env.MLOOP_SERVE_STICKY_HEADER,
     policyFile: opts.policy ?? env.MLOOP_SERVE_POLICY,
-    logDir: path.resolve(cwd, opts.logDir ?? env.MLOOP_SERVE_LOG_DIR ?? "mloop-predictions"),
+    logDir: path.resolve(cwd, opts.logDir ?? env.MLOOP_SERVE_LOG_DIR ?? (predictionLog !== undefined && !onS3 ? predictionLog : "mloop-predictions")),
+    ...(onS3 ? { predictionLogUri: predictionLog, s3: loadS3Settings(env) } : {}),
+    logFlushIntervalMs: num(opts.logFlushInterval, "log-flush-interval", "MLOOP_SERVE_LOG_FLUSH_INTERVAL", 5, 0.01) * 1000,
     logSampleRate: num(opts.logSampleRate, "log-sample-rate", "MLOOP_SERVE_LOG_SAMPLE_RATE", 1, 0, 1),
     logOverflow: overflow,
     logMaxPendingBytes: num(undefined, "", "MLOOP_SERVE_LOG_MAX_PENDING_MB", 32, 1) * (1 << 20),
@@ -430,6 +446,7 @@ export function loadServeConfig(opts: ServeFlags = {}, env: Env = process.env, c
     controlToken: opts.controlToken ?? env.MLOOP_SERVE_CONTROL_TOKEN,
     python: opts.python ?? env.MLOOP_SERVE_PYTHON ?? (fs.existsSync(localVenv) ? localVenv : "python3"),
     workers: num(opts.workers, "workers", "MLOOP_SERVE_WORKERS", 2, 1, 64),
+    batchMaxRows: Math.floor(num(opts.batchMaxRows, "batch-max-rows", "MLOOP_SERVE_BATCH_MAX_ROWS", 4096, 0, 1 << 20)),
     requestTimeoutMs: num(opts.timeout, "timeout", "MLOOP_SERVE_TIMEOUT", 60, 0.1) * 1000,
     bodyLimitBytes: Math.floor(num(opts.bodyLimitMb, "body-limit-mb", "MLOOP_SERVE_BODY_LIMIT_MB", 20, 0.001) * (1 << 20)),
     cacheDir: path.resolve(cwd, opts.cacheDir ?? env.MLOOP_SERVE_CACHE_DIR ?? path.join(os.tmpdir(), `mloop-models-${os.userInfo().uid}`)),
@@ -458,7 +475,11 @@ export interface MonitorFlags {
 
 export interface MonitorConfig {
   modelUri?: string;
+  /** The local prediction log folder; with `logUri`, the local copy of the S3 log. */
   logDir: string;
+  /** `--log-dir s3://bucket/prefix`: a prediction log on S3 (`mloop serve --prediction-log s3://…`), copied into `logDir` before each read. */
+  logUri?: string;
+  s3?: S3Settings;
   stateDir?: string;
   trackingUri?: string;
   windowRows?: number;
@@ -489,8 +510,14 @@ export function loadMonitorConfig(opts: MonitorFlags = {}, env: Env = process.en
   if (windowRows === undefined && windowMinutes === undefined) windowRows = 1000;
   const portRaw = pick(opts.port, "port", "MLOOP_MONITOR_PORT");
   const allow = opts.webhookAllow?.length ? opts.webhookAllow : (env.MLOOP_MONITOR_WEBHOOK_ALLOW ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+  const logDir = opts.logDir ?? env.MLOOP_MONITOR_LOG_DIR ?? env.MLOOP_SERVE_LOG_DIR ?? "mloop-predictions";
+  const s3Log = /^s3a?:\/\/([^/?#]+)(\/[^?#]*)?$/i.exec(logDir);
+  const stateDirRaw = opts.stateDir ?? env.MLOOP_MONITOR_STATE_DIR;
   const out: MonitorConfig = {
-    logDir: path.resolve(cwd, opts.logDir ?? env.MLOOP_MONITOR_LOG_DIR ?? env.MLOOP_SERVE_LOG_DIR ?? "mloop-predictions"),
+    logDir: s3Log
+      ? path.resolve(cwd, stateDirRaw ?? "mloop-monitor", "log", s3Log[1]!, ...(s3Log[2] ?? "").split("/").filter((p) => p && p !== ".." && p !== "."))
+      : path.resolve(cwd, logDir),
+    ...(s3Log ? { logUri: logDir, s3: loadS3Settings(env) } : {}),
     intervalMs: (num(opts.interval, "interval", "MLOOP_MONITOR_INTERVAL", 0.01) ?? 5) * 1000,
     host: opts.host ?? env.MLOOP_MONITOR_HOST ?? "127.0.0.1",
     port: portRaw ? (portRaw[0] === "0" ? 0 : parsePort(portRaw[0], portRaw[1])) : 5002,

@@ -16,6 +16,7 @@
  *   BENCH_DURATION=8s BENCH_WARMUP=2s      measured time and warm-up per point
  *   BENCH_MLFLOW=.venv/bin/mlflow BENCH_PYTHON=.venv/bin/python
  *   BENCH_SKIP_PYFUNC=1                     only the ONNX model
+ *   BENCH_SKIP_ONNX=1                       only the pyfunc (scikit-learn) model
  */
 import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -159,7 +160,7 @@ async function measure(label, model, which) {
   });
 }
 
-const table = [...(await measure("onnx", "models:/iris-onnx@champion", points))];
+const table = process.env.BENCH_SKIP_ONNX === "1" ? [] : [...(await measure("onnx", "models:/iris-onnx@champion", points))];
 if (process.env.BENCH_SKIP_PYFUNC !== "1") table.push(...(await measure("pyfunc", "models:/iris-sklearn@champion", [[1, 1], [32, 1]])));
 await tracking.stop();
 

@@ -243,7 +243,7 @@ export function registerMonitorCommand(program: Command): void {
         .description("Watch a running `mloop serve`: drift, prediction drift, live accuracy and operations per window of its prediction log")
         .argument("[model-uri]", "models:/NAME/VERSION or models:/NAME@ALIAS (its stored reference profile is the reference unless --reference is given)")
         .option("--reference <file>", "reference data or profile file (otherwise the model version's stored profile)")
-        .option("--log-dir <dir>", "the prediction log folder `mloop serve --log-dir` writes (MLOOP_MONITOR_LOG_DIR)")
+        .option("--log-dir <dir>", "the prediction log folder `mloop serve --log-dir` writes, or the s3://bucket/prefix `mloop serve --prediction-log` writes (copied under --state-dir/log) (MLOOP_MONITOR_LOG_DIR)")
         .option("--state-dir <dir>", "where the monitor keeps its position and alert events (default <log-dir>/monitor)")
         .option("--window-rows <n>", "tumbling windows of this many input rows (default 1000)")
         .option("--window-minutes <n>", "or tumbling windows of this many minutes")
@@ -363,6 +363,16 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
     const res = await client.http.request<{ profile: unknown }>("GET", "/api/2.0/mloop/monitoring/profiles/get", { name, version }, undefined);
     reference = m.parseProfile(JSON.stringify(res.profile));
   }
+  let mirror: { sync(): Promise<number> } | undefined;
+  if (cfg.logUri) {
+    const { S3LogMirror } = await import("../serving/index.js");
+    mirror = new S3LogMirror(cfg.logUri, cfg.s3!, cfg.logDir);
+    try {
+      await mirror.sync();
+    } catch (err) {
+      throw new CliError(`cannot read the prediction log ${cfg.logUri}: ${(err as Error).message}`);
+    }
+  }
   if (!fs.existsSync(cfg.logDir)) throw new CliError(`no prediction log folder ${cfg.logDir} (start 'mloop serve --log-dir ${cfg.logDir}' first)`);
   const task = o.task as string | undefined;
   if (task !== undefined && task !== "classification" && task !== "regression") throw new CliError("--task must be classification or regression");
@@ -438,6 +448,7 @@ async function startMonitor(cfg: MonitorConfig, o: DriftFlags & Record<string, u
 
   const safePoll = async (): Promise<WindowResult[]> => {
     try {
+      await mirror?.sync();
       return await mon.poll();
     } catch (err) {
       // bad input in the log never stops the monitor: say so and go on

@@ -24,6 +24,8 @@ function serveFlags(modelUri: string | undefined, opts: Record<string, unknown>)
     stickyHeader: s("stickyHeader"),
     policy: s("policy"),
     logDir: s("logDir"),
+    predictionLog: s("predictionLog"),
+    logFlushInterval: s("logFlushInterval"),
     logSampleRate: s("logSampleRate"),
     logOverflow: s("logOverflow"),
     pollInterval: s("pollInterval"),
@@ -31,6 +33,7 @@ function serveFlags(modelUri: string | undefined, opts: Record<string, unknown>)
     controlToken: s("controlToken"),
     python: s("python"),
     workers: s("workers"),
+    batchMaxRows: s("batchMaxRows"),
     envManager: s("envManager"),
     timeout: s("timeout"),
     bodyLimitMb: s("bodyLimitMb"),
@@ -60,6 +63,9 @@ async function serviceOptions(config: ServeConfig) {
     trackingUri: config.trackingUri,
     cacheDir: config.cacheDir,
     logDir: config.logDir,
+    predictionLogUri: config.predictionLogUri,
+    s3: config.s3,
+    logFlushIntervalMs: config.logFlushIntervalMs,
     logSampleRate: config.logSampleRate,
     logOverflow: config.logOverflow,
     logMaxPendingBytes: config.logMaxPendingBytes,
@@ -67,6 +73,7 @@ async function serviceOptions(config: ServeConfig) {
     pollIntervalMs: config.pollIntervalMs,
     python: config.python,
     workers: config.workers,
+    batchMaxRows: config.batchMaxRows,
     requestTimeoutMs: config.requestTimeoutMs,
     onnxRuntime: config.onnxRuntime,
   };
@@ -86,6 +93,8 @@ export function registerServeCommand(program: Command): void {
     .option("--sticky-header <name>", "request header that pins a caller to one side of a canary (MLOOP_SERVE_STICKY_HEADER)")
     .option("--policy <file>", "traffic policy YAML: champion, challenger, mode, share, sticky_header (MLOOP_SERVE_POLICY)")
     .option("--log-dir <dir>", "prediction log and feedback folder (MLOOP_SERVE_LOG_DIR); default ./mloop-predictions")
+    .option("--prediction-log <uri>", "where the prediction log goes: a folder (as --log-dir) or s3://bucket/prefix for Parquet objects on S3-compatible storage, spooled in --log-dir first (MLOOP_SERVE_PREDICTION_LOG; S3 settings from MLFLOW_S3_ENDPOINT_URL, AWS_*)")
+    .option("--log-flush-interval <seconds>", "how often the S3 prediction log's spool is uploaded (MLOOP_SERVE_LOG_FLUSH_INTERVAL); default 5")
     .option("--log-sample-rate <rate>", "share of requests recorded in the prediction log, 0..1 (MLOOP_SERVE_LOG_SAMPLE_RATE); default 1")
     .option("--log-overflow <policy>", "when the log falls behind: wait (back-pressure, at most 1 s) or drop (MLOOP_SERVE_LOG_OVERFLOW); default wait")
     .option("--poll-interval <seconds>", "how often aliases are re-read; 0 turns polling off (MLOOP_SERVE_POLL_INTERVAL); default 10")
@@ -94,6 +103,7 @@ export function registerServeCommand(program: Command): void {
     .option("--python <path>", "Python with mlflow and the model's libraries, for pyfunc models (MLOOP_SERVE_PYTHON); default ./.venv/bin/python, else python3")
     .option("--env-manager <manager>", "local: use --python as it is (MLOOP_SERVE_ENV_MANAGER); the only manager so far")
     .option("--workers <n>", "Python workers per pyfunc model version (MLOOP_SERVE_WORKERS); default 2")
+    .option("--batch-max-rows <n>", "most rows the Python worker predicts in one call when it batches waiting requests; 0 scores each request alone through MLflow's code (MLOOP_SERVE_BATCH_MAX_ROWS); default 4096")
     .option("--timeout <seconds>", "longest a Python worker may take on one request (MLOOP_SERVE_TIMEOUT); default 60")
     .option("--body-limit-mb <mb>", "largest request body (MLOOP_SERVE_BODY_LIMIT_MB); default 20")
     .option("--cache-dir <dir>", "where downloaded model versions are kept (MLOOP_SERVE_CACHE_DIR)")
@@ -121,7 +131,7 @@ export function registerServeCommand(program: Command): void {
     const address = await app.listen({ host: config.host, port: config.port });
     const st = service.status();
     const models = st.models.map((m) => `${m.name} version ${m.version} (${m.runtime}${m.role === "challenger" ? `, ${options.policy.mode} ${options.policy.mode === "canary" ? `${m.share * 100}%` : ""}`.trimEnd() : ""})`);
-    process.stderr.write(`mloop serve listening at ${address}: ${models.join(" + ")}; prediction log ${config.logDir}\n`);
+    process.stderr.write(`mloop serve listening at ${address}: ${models.join(" + ")}; prediction log ${config.predictionLogUri ?? config.logDir}\n`);
     const stop = async () => {
       await app.close();
       process.exit(0);

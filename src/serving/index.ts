@@ -10,3 +10,5 @@ export { readModelMeta, type ModelMeta, type Schema } from "./mlmodel.js";
 export { makePolicy, readPolicyFile, routesToChallenger, stickyPoint, type TrafficPolicy, type PolicyFile } from "./traffic.js";
 export { LocalPredictionSink, FeedbackStore, readPredictionLog, predictionLine, type PredictionSink, type PredictionRecord, type FeedbackRecord } from "./sink.js";
 export { SegmentLog, readSegmentLog, type SegmentLogStats } from "./segment-log.js";
+export { S3PredictionLog, S3LogMirror, segmentToParquet, parquetToLines, type S3LogOptions, type UploadStats } from "./s3-log.js";
+export { fastRows, type PyfuncStats } from "./pyfunc.js";

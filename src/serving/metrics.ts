@@ -4,6 +4,7 @@
  * prediction log's lag and drops, Python worker restarts.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { PyfuncStats } from "./pyfunc.js";
 import type { SegmentLogStats } from "./segment-log.js";
 
 export class ServingMetrics {
@@ -11,7 +12,7 @@ export class ServingMetrics {
   readonly requests: Counter<"model" | "version" | "role" | "status">;
   readonly latency: Histogram<"model" | "version" | "role">;
 
-  constructor(sources: { predictionLog: () => SegmentLogStats; feedbackLog: () => SegmentLogStats; workerRestarts: () => number }) {
+  constructor(sources: { predictionLog: () => SegmentLogStats; feedbackLog: () => SegmentLogStats; workerRestarts: () => number; pyfunc: () => PyfuncStats }) {
     const registers = [this.registry];
     this.requests = new Counter({ name: "mloop_serving_requests_total", help: "Scoring requests by model version, role and HTTP status", labelNames: ["model", "version", "role", "status"], registers });
     this.latency = new Histogram({
@@ -67,6 +68,33 @@ export class ServingMetrics {
       registers,
       collect() {
         this.set(sources.workerRestarts());
+      },
+    });
+    new Gauge({
+      name: "mloop_pyfunc_requests_total",
+      help: "Requests the Python workers scored, by path: fast (float64 rows, batched) or mlflow (MLflow's own invocations)",
+      labelNames: ["path"],
+      registers,
+      collect() {
+        const s = sources.pyfunc();
+        this.set({ path: "fast" }, s.fast);
+        this.set({ path: "mlflow" }, s.mlflow);
+      },
+    });
+    new Gauge({
+      name: "mloop_pyfunc_batches_total",
+      help: "Fast-path predict calls of the Python workers",
+      registers,
+      collect() {
+        this.set(sources.pyfunc().batches);
+      },
+    });
+    new Gauge({
+      name: "mloop_pyfunc_largest_batch",
+      help: "Most requests one fast-path predict call held",
+      registers,
+      collect() {
+        this.set(sources.pyfunc().largestBatch);
       },
     });
   }

@@ -22,6 +22,8 @@ export interface SegmentLogOptions {
   /** `wait`: hold the caller up to `maxWaitMs`, then drop; `drop`: drop at once. */
   overflow?: "wait" | "drop";
   maxWaitMs?: number;
+  /** Called with the path of each segment once it is closed and fsync'd (a spool that ships segments elsewhere): rotated segments that hold lines, and the last one on close. */
+  onSegmentClosed?: (file: string) => void;
 }
 
 export interface SegmentLogStats {
@@ -40,6 +42,8 @@ interface Waiter {
 
 export class SegmentLog {
   private fd = -1;
+  private file = "";
+  private rotateWanted = false;
   private segmentBytes = 0;
   private seq = 0;
   private queue: string[] = [];
@@ -57,7 +61,7 @@ export class SegmentLog {
   private readonly opts: Required<SegmentLogOptions>;
 
   constructor(opts: SegmentLogOptions) {
-    this.opts = { maxSegmentBytes: 64 << 20, fsyncIntervalMs: 200, maxPendingBytes: 32 << 20, overflow: "wait", maxWaitMs: 1000, ...opts };
+    this.opts = { maxSegmentBytes: 64 << 20, fsyncIntervalMs: 200, maxPendingBytes: 32 << 20, overflow: "wait", maxWaitMs: 1000, ...opts, onSegmentClosed: opts.onSegmentClosed ?? (() => {}) };
     fs.mkdirSync(this.opts.dir, { recursive: true });
     this.openSegment();
     if (this.opts.fsyncIntervalMs > 0) {
@@ -68,7 +72,8 @@ export class SegmentLog {
 
   private openSegment(): void {
     const name = `${this.opts.prefix}-${Date.now()}-${process.pid}-${this.seq++}.jsonl`;
-    this.fd = fs.openSync(path.join(this.opts.dir, name), "a");
+    this.file = path.join(this.opts.dir, name);
+    this.fd = fs.openSync(this.file, "a");
     this.segmentBytes = 0;
     this.stats.segments++;
   }
@@ -165,12 +170,7 @@ export class SegmentLog {
         for (const w of waiters) w.resolve(true);
       }
       for (const wake of this.blocked.splice(0)) wake();
-      if (this.segmentBytes >= this.opts.maxSegmentBytes) {
-        fs.fsyncSync(this.fd);
-        fs.closeSync(this.fd);
-        this.dirty = false;
-        this.openSegment();
-      }
+      if (this.segmentBytes >= this.opts.maxSegmentBytes || this.rotateWanted) this.closeSegment(true);
       this.oldestQueuedAt = this.queue.length ? Date.now() : 0;
       this.writeBatch();
     };
@@ -187,6 +187,26 @@ export class SegmentLog {
       });
     };
     writeAll(0);
+  }
+
+  /** Fsyncs and closes the current segment (handing it to `onSegmentClosed` if it holds lines); `reopen` starts the next one. */
+  private closeSegment(reopen: boolean): void {
+    this.rotateWanted = false;
+    fs.fsyncSync(this.fd);
+    fs.closeSync(this.fd);
+    this.fd = -1;
+    this.dirty = false;
+    const file = this.file;
+    const held = this.segmentBytes > 0;
+    if (reopen) this.openSegment();
+    if (held || !reopen) this.opts.onSegmentClosed(file);
+  }
+
+  /** Closes the current segment now (or once the batch being written is done) and starts a new one; nothing happens to an empty segment. */
+  rotate(): void {
+    if (this.closed || this.segmentBytes === 0) return;
+    if (this.writing) this.rotateWanted = true;
+    else this.closeSegment(true);
   }
 
   private syncNow(): void {
@@ -211,11 +231,7 @@ export class SegmentLog {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     if (this.writing) await new Promise<void>((r) => (this.idle = r));
-    if (this.fd >= 0) {
-      fs.fsyncSync(this.fd);
-      fs.closeSync(this.fd);
-      this.fd = -1;
-    }
+    if (this.fd >= 0) this.closeSegment(false);
   }
 }
 

@@ -10,8 +10,10 @@ import { readModelMeta, type ModelMeta } from "./mlmodel.js";
 import { ServingMetrics } from "./metrics.js";
 import { OnnxPredictor } from "./onnx.js";
 import type { Predictor } from "./predictor.js";
-import { PyfuncPool } from "./pyfunc.js";
+import { PyfuncPool, type PyfuncStats } from "./pyfunc.js";
 import { ModelResolver, parseModelUri, type ModelRef, type ResolvedModel } from "./resolve.js";
+import type { S3Settings } from "../config.js";
+import { S3PredictionLog } from "./s3-log.js";
 import { FeedbackStore, LocalPredictionSink, type FeedbackRecord, type PredictionSink } from "./sink.js";
 import { routesToChallenger, type TrafficPolicy } from "./traffic.js";
 import type { ServingStatusReply as ServingStatus } from "../wire/index.js";
@@ -34,11 +36,18 @@ export interface ServeOptions {
   pollIntervalMs: number;
   python: string;
   workers: number;
+  /** Most rows one batched predict call of a Python worker takes; 0 = each request alone through MLflow's code. Default 4096. */
+  batchMaxRows?: number;
   requestTimeoutMs: number;
   /** `node` runs ONNX models in-process; `python` sends them to the worker like any pyfunc model. */
   onnxRuntime: "node" | "python";
   /** A custom sink replaces the local prediction log. */
   sink?: PredictionSink;
+  /** `s3://bucket/prefix`: the prediction log and feedback go there as Parquet objects, through a spool in `logDir`. */
+  predictionLogUri?: string;
+  s3?: S3Settings;
+  /** How often the S3 log's spool segment is closed and uploaded (default 5000 ms). */
+  logFlushIntervalMs?: number;
   onEvent?: (message: string) => void;
 }
 
@@ -186,19 +195,33 @@ export class ServingService {
   private pools = new Set<PyfuncPool>();
   private readonly startedAt = Date.now();
   private shadowInflight = 0;
+  private s3Log?: S3PredictionLog;
 
   private constructor(readonly opts: ServeOptions) {
     this.resolver = new ModelResolver({ trackingUri: opts.trackingUri, cacheDir: opts.cacheDir });
     this.champion = new ModelSlot("champion", opts.modelUri, parseModelUri(opts.modelUri), this);
     if (opts.challengerUri) this.challenger = new ModelSlot("challenger", opts.challengerUri, parseModelUri(opts.challengerUri), this);
-    this.sink =
-      opts.sink ??
-      new LocalPredictionSink(opts.logDir, { overflow: opts.logOverflow, maxPendingBytes: opts.logMaxPendingBytes, fsyncIntervalMs: opts.logFsyncIntervalMs });
-    this.feedback = new FeedbackStore(opts.logDir);
+    const logOpts = { overflow: opts.logOverflow, maxPendingBytes: opts.logMaxPendingBytes, fsyncIntervalMs: opts.logFsyncIntervalMs };
+    if (opts.predictionLogUri && !opts.sink) {
+      this.s3Log = new S3PredictionLog({
+        uri: opts.predictionLogUri,
+        s3: opts.s3 ?? { region: "us-east-1", ignoreTls: false },
+        spoolDir: opts.logDir,
+        flushIntervalMs: opts.logFlushIntervalMs,
+        log: logOpts,
+        onEvent: (m) => this.event(m),
+      });
+      this.sink = this.s3Log.sink;
+      this.feedback = this.s3Log.feedback;
+    } else {
+      this.sink = opts.sink ?? new LocalPredictionSink(opts.logDir, logOpts);
+      this.feedback = new FeedbackStore(opts.logDir);
+    }
     this.metrics = new ServingMetrics({
       predictionLog: () => this.sink.stats(),
       feedbackLog: () => this.feedback.stats(),
       workerRestarts: () => this.workerRestarts(),
+      pyfunc: () => this.pyfuncStats(),
     });
   }
 
@@ -243,6 +266,7 @@ export class ServingService {
         python: this.opts.python,
         workers: this.opts.workers,
         timeoutMs: this.opts.requestTimeoutMs,
+        maxBatchRows: this.opts.batchMaxRows,
         onLog: (text) => this.event(`[worker ${model.name}/${model.version}] ${text.trimEnd()}`),
       });
       this.pools.add(pool);
@@ -272,6 +296,18 @@ export class ServingService {
   /** Re-reads every followed alias now (polling and the registry webhook call this). */
   async refresh(): Promise<void> {
     await Promise.all([this.champion.refresh(), this.challenger?.refresh()]);
+  }
+
+  private pyfuncStats(): PyfuncStats {
+    const total: PyfuncStats = { fast: 0, mlflow: 0, batches: 0, batchedRequests: 0, largestBatch: 0 };
+    for (const p of this.pools) {
+      total.fast += p.stats.fast;
+      total.mlflow += p.stats.mlflow;
+      total.batches += p.stats.batches;
+      total.batchedRequests += p.stats.batchedRequests;
+      total.largestBatch = Math.max(total.largestBatch, p.stats.largestBatch);
+    }
+    return total;
   }
 
   private workerRestarts(): number {
@@ -389,7 +425,7 @@ export class ServingService {
           in_flight: v.inflight,
         };
       }),
-      prediction_log: { dir: this.opts.logDir, ...this.sink.stats() },
+      prediction_log: { dir: this.opts.logDir, ...(this.opts.predictionLogUri ? { uri: this.opts.predictionLogUri } : {}), ...this.sink.stats() },
       feedback: { written: this.feedback.stats().written },
       worker_restarts: this.workerRestarts(),
     };
@@ -405,7 +441,10 @@ export class ServingService {
     const versions = [this.champion.current, this.challenger?.current].filter((v): v is LoadedVersion => v !== undefined);
     await Promise.allSettled(versions.map((v) => v.close()));
     await Promise.allSettled([...this.pools].map((p) => p.close()));
-    await this.sink.close();
-    await this.feedback.close();
+    if (this.s3Log) await this.s3Log.close();
+    else {
+      await this.sink.close();
+      await this.feedback.close();
+    }
   }
 }

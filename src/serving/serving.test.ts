@@ -6,7 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { buildServingApp } from "../api/index.js";
 import { loadServeConfig } from "../config.js";
 import { MlflowError } from "../errors.js";
-import { makePolicy, parseModelUri, parseScoringRequest, readPredictionLog, routesToChallenger, SegmentLog, ServingService, stickyPoint, readSegmentLog, type Schema } from "./index.js";
+import { fastRows, makePolicy, parseModelUri, parseScoringRequest, readPredictionLog, routesToChallenger, SegmentLog, ServingService, stickyPoint, readSegmentLog, type Schema } from "./index.js";
 
 const MODEL = path.join(import.meta.dirname, "testdata", "iris-onnx");
 const COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width"];
@@ -79,6 +79,33 @@ describe("model URIs", () => {
     expect(parseModelUri("./model", "/srv")).toEqual({ kind: "local", dir: "/srv/model" });
     expect(errorOf(() => parseModelUri("models:/fraud/Production")).message).toMatch(/alias/);
     expect(errorOf(() => parseModelUri("s3://bucket/model")).message).toMatch(/unsupported/);
+  });
+});
+
+describe("the pyfunc fast path's rows", () => {
+  const request = (body: string, contentType = "application/json") => {
+    const parsed = parseScoringRequest(body, contentType, schema);
+    return { input: parsed.input, body, contentType, params: parsed.params };
+  };
+  const split = (columns: string[], data: unknown[][]) => JSON.stringify({ dataframe_split: { columns, data } });
+
+  it("are float64 column by column in the worker's order, a missing value NaN", () => {
+    const reordered = [COLUMNS[3]!, COLUMNS[0]!, COLUMNS[1]!, COLUMNS[2]!];
+    const rows = fastRows(request(split(reordered, [[0.2, 5.1, 3.5, 1.4], [null, 6, 3, 4.5]])), COLUMNS);
+    expect(Array.from(rows!)).toEqual([5.1, 6, 3.5, 3, 1.4, 4.5, 0.2, NaN]);
+  });
+
+  it("are refused (MLflow's own code scores the request) whenever the frame might differ from pandas'", () => {
+    const row = [5.1, 3.5, 1.4, 0.2];
+    expect(fastRows(request(`${COLUMNS.join(",")}\n${row.join(",")}\n`, "text/csv"), COLUMNS)).toBeUndefined();
+    expect(fastRows(request(JSON.stringify({ dataframe_split: { columns: COLUMNS, data: [row] }, params: { k: 1 } })), COLUMNS)).toBeUndefined();
+    expect(fastRows(request(split(COLUMNS, [[5.1, 3.5, 1.4, 2 ** 60]])), COLUMNS)).toBeUndefined();
+    expect(fastRows(request(split(COLUMNS, [[5.1, 3.5, 1.4, 0.2]]).replace("1.4", "-0")), COLUMNS)).toBeUndefined();
+    const loose = (body: string) => ({ input: parseScoringRequest(body, "application/json").input, body, contentType: "application/json" });
+    expect(fastRows(loose(split(COLUMNS.slice(0, 3), [[5.1, 3.5, 1.4]])), COLUMNS)).toBeUndefined();
+    expect(fastRows(loose(split(COLUMNS.slice(0, 3).concat("other"), [[5.1, 3.5, 1.4, 0.2]])), COLUMNS)).toBeUndefined();
+    expect(fastRows(loose(split(COLUMNS, [[5.1, "3.5", 1.4, 0.2]])), COLUMNS)).toBeUndefined();
+    expect(fastRows(request(split(COLUMNS, [row])), COLUMNS)).toBeDefined();
   });
 });
 

@@ -73,8 +73,14 @@ export interface FeedbackRecord {
 export class FeedbackStore {
   private readonly log: SegmentLog;
 
-  constructor(dir: string) {
-    this.log = new SegmentLog({ dir, prefix: FEEDBACK_PREFIX, fsyncIntervalMs: 0, overflow: "wait", maxWaitMs: 5000 });
+  /** `onSegmentClosed` receives each closed segment (a spool that ships them elsewhere). */
+  constructor(dir: string, onSegmentClosed?: (file: string) => void) {
+    this.log = new SegmentLog({ dir, prefix: FEEDBACK_PREFIX, fsyncIntervalMs: 0, overflow: "wait", maxWaitMs: 5000, onSegmentClosed });
+  }
+
+  /** Closes the current segment (if it holds labels) and starts a new one. */
+  rotate(): void {
+    this.log.rotate();
   }
 
   /** Appends the records durably; `false` if the log could not take them. */

@@ -58,7 +58,15 @@ export interface ServingStatusReply {
     latency_ms: { p50: number | null; p99: number | null };
     in_flight: number;
   }[];
-  prediction_log: { dir: string; written: number; dropped: number; pendingLines: number; pendingBytes: number; lagSeconds: number; segments: number };
+  prediction_log: {
+    dir: string;
+    /** `s3://…` when the log goes to S3-compatible storage (then `dir` is its local spool). */
+    uri?: string;
+    uploadedObjects?: number;
+    uploadedRecords?: number;
+    uploadFailures?: number;
+    spooledSegments?: number;
+    written: number; dropped: number; pendingLines: number; pendingBytes: number; lagSeconds: number; segments: number };
   feedback: { written: number };
   worker_restarts: number;
 }

@@ -95,6 +95,39 @@ describe("answers like mlflow models serve", () => {
     }
   });
 
+  it("sklearn fast path, batched: concurrent requests share predict calls and each gets mlflow's answer; a failing one batched with good ones gets mlflow's 4xx", async () => {
+    const metric = async (name: string) => {
+      const text = await (await fetch(`${mloopSk.url}/metrics`)).text();
+      return Number(new RegExp(`^${name.replace(/[{}"]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1]);
+    };
+    const fastBefore = await metric('mloop_pyfunc_requests_total{path="fast"}');
+    // the JSON formats of the comparison above took the fast path, CSV MLflow's
+    expect(fastBefore).toBeGreaterThan(0);
+    expect(await metric('mloop_pyfunc_requests_total{path="mlflow"}')).toBeGreaterThan(0);
+    const row = (i: number) => [4.3 + (i % 36) / 10, 2 + (i % 24) / 10, 1 + (i % 59) / 10, 0.1 + (i % 24) / 10];
+    const record = (r: number[]) => Object.fromEntries(FEATURES.map((c, k) => [c, r[k]]));
+    const bodies = Array.from({ length: 48 }, (_, i) =>
+      i % 3 === 0
+        ? JSON.stringify({ dataframe_split: { columns: FEATURES, data: [row(i), row(i + 7), row(i + 19)] } })
+        : i % 3 === 1
+          ? JSON.stringify({ dataframe_records: [record(row(i))] })
+          : JSON.stringify({ inputs: Object.fromEntries(FEATURES.map((c, k) => [c, [row(i)[k]]])) }),
+    );
+    // a missing value passes the signature check (a double column may hold NaN) and fails inside the model
+    bodies.splice(20, 0, JSON.stringify({ dataframe_split: { columns: FEATURES, data: [[5.1, null, 1.4, 0.2]] } }));
+    const theirs = [];
+    for (const b of bodies) theirs.push(await invoke(mlflowSk.url, b));
+    const ours = await Promise.all(bodies.map((b) => invoke(mloopSk.url, b)));
+    expect(theirs[20]!.status).toBe(400);
+    for (let i = 0; i < bodies.length; i++) {
+      expect(ours[i]!.status, bodies[i]).toBe(theirs[i]!.status);
+      if (theirs[i]!.status === 200) expect(ours[i]!.body, bodies[i]).toEqual(theirs[i]!.body);
+      else expect({ error_code: ours[i]!.body.error_code, message: ours[i]!.body.message }).toEqual({ error_code: theirs[i]!.body.error_code, message: theirs[i]!.body.message });
+    }
+    expect(await metric("mloop_pyfunc_largest_batch")).toBeGreaterThan(1);
+    expect(await metric('mloop_pyfunc_requests_total{path="fast"}')).toBeGreaterThanOrEqual(fastBefore + 48);
+  });
+
   it("a bad request is a 4xx with MLflow's error JSON, naming the column at fault", async () => {
     const row = { sepal_length: 5.1, sepal_width: 3.5, petal_length: 1.4, petal_width: 0.2 };
     const cases: [string, string, string, number, RegExp][] = [
