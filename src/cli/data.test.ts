@@ -29,6 +29,11 @@ describe("mloop data", () => {
     fs.writeFileSync(path.join(dir, "a.csv"), "changed");
     const st = await runCli("data", "status", "--cd", dir);
     expect(st.stdout).toBe("a.csv.dvc:\n\tchanged outs:\n\t\tmodified:           a.csv\n");
+    // the lean path (plain status) and the full CLI (any other flag, here -j) answer alike
+    const lean = await runCli("data", "status", "--cd", dir, "--json");
+    const full = await runCli("data", "status", "--cd", dir, "--json", "-j", "2");
+    expect(JSON.parse(lean.stdout)).toEqual({ "a.csv.dvc": [{ "changed outs": { "a.csv": "modified" } }] });
+    expect([lean.code, lean.stdout]).toEqual([full.code, full.stdout]);
     expect((await runCli("data", "remote", "add", "-d", "store", "../remote", "--cd", dir)).code).toBe(0);
     expect((await runCli("data", "remote", "default", "--cd", dir)).stdout).toBe("store\n");
     expect(fs.readFileSync(path.join(dir, ".dvc", "config"), "utf8")).toBe("[core]\n    remote = store\n['remote \"store\"']\n    url = ../../remote\n");

@@ -5,13 +5,14 @@
  */
 import type { Command } from "commander";
 import { MlflowError } from "../errors.js";
-import type { DataRepo, Phase, RepoOptions, StatusEntry } from "../data/index.js";
+import type { DataRepo, Phase, RepoOptions } from "../data/index.js";
 
 // loaded when a data command runs, not on every start of the CLI
 async function dataRepo(): Promise<typeof DataRepo> {
   return (await import("../data/index.js")).DataRepo;
 }
 import { CliError } from "./errors.js";
+import { CLEAN_WORKSPACE, printStatus } from "./data-status.js";
 import { formatBytes, oneLineErrors, out, paint, positiveInt, printJson, printTable, transferProgress, withExamples } from "./output.js";
 
 interface DataOptions {
@@ -66,21 +67,6 @@ function plain(err: unknown): unknown {
   return err instanceof MlflowError ? new CliError(err.message) : err;
 }
 
-function printStatus(entries: StatusEntry[], json: boolean | undefined, clean: string): void {
-  if (json) {
-    const byFile: Record<string, { "changed outs": Record<string, string> }[]> = {};
-    for (const e of entries) (byFile[e.dvcFile] ??= [{ "changed outs": {} }])[0]!["changed outs"][e.path] = e.state;
-    return printJson(byFile);
-  }
-  if (entries.length === 0) return out(clean);
-  let last = "";
-  for (const e of entries) {
-    if (e.dvcFile !== last) out(`${e.dvcFile}:\n\tchanged outs:`);
-    last = e.dvcFile;
-    out(`\t\t${(e.state + ":").padEnd(20)}${e.path}`);
-  }
-}
-
 export function registerDataCommand(program: Command): void {
   const group = oneLineErrors(program.command("data")).description("Version data in DVC's formats: .dvc files, the md5 cache, remotes");
   withExamples(group, "mloop data init && mloop data add data/ && git add data.dvc .gitignore", "mloop data remote add -d storage s3://bucket/dvc && mloop data push");
@@ -129,7 +115,7 @@ export function registerDataCommand(program: Command): void {
   ).action((targets: string[], opts: DataOptions & { cloud?: boolean }) =>
     withRepo(opts, async (repo, cwd) => {
       if (opts.cloud) return printStatus(await repo.remoteStatus(targets, opts.remote, cwd), opts.json, "Cache and remote are in sync.");
-      printStatus(await repo.status(targets, cwd), opts.json, "Data and pipelines are up to date.");
+      printStatus(await repo.status(targets, cwd), opts.json, CLEAN_WORKSPACE);
     }),
   );
 

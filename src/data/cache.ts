@@ -15,6 +15,7 @@ export class ObjectCache {
   /** `<cache>/files/md5`. */
   readonly objects: string;
   private readonly tmp: string;
+  private clones: boolean | undefined;
 
   constructor(readonly root: string) {
     this.objects = path.join(root, "files", "md5");
@@ -62,10 +63,11 @@ export class ObjectCache {
     return path.join(this.tmp, `${randomBytes(8).toString("hex")}.tmp`);
   }
 
-  /** Where the hashing threads store files (see `hashFiles`). */
-  storeTarget(): { objects: string; tmp: string } {
+  /** Where the hashing threads store files (see `hashFiles`), and whether this filesystem clones files. */
+  storeTarget(): { objects: string; tmp: string; clone: boolean } {
     fs.mkdirSync(this.tmp, { recursive: true });
-    return { objects: this.objects, tmp: this.tmp };
+    this.clones ??= canClone(this.tmp);
+    return { objects: this.objects, tmp: this.tmp, clone: this.clones };
   }
 
   /** Moves a finished temporary file into place as `md5`, read-only; an object already there wins. */
@@ -166,5 +168,20 @@ export class ObjectCache {
       }
     }
     throw last;
+  }
+}
+
+/** True when files in `dir` can be cloned (reflinks: btrfs, XFS, APFS): a copy then shares blocks instead of bytes. */
+function canClone(dir: string): boolean {
+  const probe = path.join(dir, `${randomBytes(6).toString("hex")}.probe`);
+  try {
+    fs.writeFileSync(probe, "x");
+    fs.copyFileSync(probe, `${probe}.clone`, fs.constants.COPYFILE_FICLONE_FORCE);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(probe, { force: true });
+    fs.rmSync(`${probe}.clone`, { force: true });
   }
 }

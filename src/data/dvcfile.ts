@@ -59,7 +59,7 @@ function parseSimple(text: string): Record<string, unknown> | undefined {
   if (lines[0] !== "outs:") return undefined;
   const outs: Record<string, unknown>[] = [];
   for (const line of lines.slice(1)) {
-    const m = /^(- |  )([a-z_]+): (.+)$/.exec(line);
+    const m = /^(- |  )([a-z_][a-z0-9_]*): (.+)$/.exec(line);
     if (!m) return undefined;
     const [, lead, key, raw] = m as unknown as [string, string, string, string];
     if (lead === "- ") outs.push({});

@@ -4,7 +4,7 @@
  * which lives on only as `md5-dos2unix` in old `.dvc` files).
  *
  * Large jobs are spread over worker threads, one per core, each reading its
- * files with synchronous 1 MB reads into its own buffer; small jobs are hashed
+ * files with synchronous 4 MB reads into its own buffer; small jobs are hashed
  * in this thread to skip the workers' start-up.
  */
 import { createHash } from "node:crypto";
@@ -25,6 +25,8 @@ export interface FileHash {
 export interface StoreIn {
   objects: string;
   tmp: string;
+  /** The filesystem clones files (reflinks): clone after hashing instead of writing a copy. */
+  clone?: boolean;
 }
 
 export interface HashProgress {
@@ -35,47 +37,71 @@ export interface HashProgress {
 }
 
 /**
- * Hashes one file (and copies it to `copyTo` if given) with synchronous 1 MB
- * reads. Kept as text so the worker threads run the very same function: it
+ * Hashes one file with synchronous 4 MB reads and, with `store`, puts it in
+ * the cache under its md5: written from the same buffers as they are hashed
+ * (one pass, and the object is exactly the bytes hashed), or, where the
+ * filesystem clones files (`store.clone`), cloned after hashing. Kept as text so the worker threads run the very same function: it
  * needs nothing but node's own modules, and `eval` runs it the same from the
  * TypeScript sources (tests) and from dist/.
  */
 const HASH_ONE = `function hashOne(fs, createHash, buf, p, store) {
   const fd = fs.openSync(p, "r");
+  const writeCopy = !!store && !store.clone;
   let result;
+  let tmp;
+  let out;
   try {
     const st = fs.fstatSync(fd, { bigint: true });
     const h = createHash("md5");
+    if (writeCopy) {
+      tmp = store.tmp + "/" + process.pid + "." + Math.random().toString(36).slice(2) + ".tmp";
+      out = fs.openSync(tmp, "wx", 0o444);
+    }
     let n;
-    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) h.update(n === buf.length ? buf : buf.subarray(0, n));
+    while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) {
+      const chunk = n === buf.length ? buf : buf.subarray(0, n);
+      h.update(chunk);
+      if (out !== undefined) for (let off = 0; off < n; ) off += fs.writeSync(out, chunk, off, n - off);
+    }
     result = { md5: h.digest("hex"), size: Number(st.size), inode: String(st.ino), mtime: String(st.mtimeNs) };
+  } catch (e) {
+    if (out !== undefined) { try { fs.closeSync(out); fs.rmSync(tmp, { force: true }); } catch {} }
+    throw e;
   } finally {
     fs.closeSync(fd);
   }
   if (store) {
-    // The file was just read, so the kernel copies it from memory (copy_file_range, or a reflink where it can).
     const dest = store.objects + "/" + result.md5.slice(0, 2) + "/" + result.md5.slice(2);
-    if (!fs.existsSync(dest)) {
-      const tmp = store.tmp + "/" + result.md5 + "." + process.pid + "." + Math.random().toString(36).slice(2) + ".tmp";
-      try {
-        fs.copyFileSync(p, tmp, fs.constants.COPYFILE_FICLONE);
-        fs.chmodSync(tmp, 0o444);
+    try {
+      if (writeCopy) fs.closeSync(out);
+      if (fs.existsSync(dest)) {
+        if (writeCopy) fs.rmSync(tmp, { force: true });
+      } else {
+        if (!writeCopy) {
+          // Where the filesystem clones, the object shares the file's blocks: no bytes are copied.
+          tmp = store.tmp + "/" + result.md5 + "." + process.pid + "." + Math.random().toString(36).slice(2) + ".tmp";
+          fs.copyFileSync(p, tmp, fs.constants.COPYFILE_FICLONE);
+          fs.chmodSync(tmp, 0o444);
+        }
         fs.mkdirSync(store.objects + "/" + result.md5.slice(0, 2), { recursive: true });
         fs.renameSync(tmp, dest);
-      } catch (e) {
-        try { fs.rmSync(tmp, { force: true }); } catch {}
-        throw e;
       }
+    } catch (e) {
+      try { if (tmp) fs.rmSync(tmp, { force: true }); } catch {}
+      throw e;
     }
   }
   return result;
 }`;
 
+/** Bytes per read: large reads cost fewer system calls; four of them fit a core's cache budget well. */
+const READ_BUFFER = 4 << 20;
+
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const fs = require("node:fs");
 const { createHash } = require("node:crypto");
-const buf = Buffer.allocUnsafe(1 << 20);
+const buf = Buffer.allocUnsafe(${READ_BUFFER});
 ${HASH_ONE}
 parentPort.on("message", (job) => {
   const results = [];
@@ -95,7 +121,7 @@ const hashOne = new Function(`return ${HASH_ONE}`)() as (
 ) => FileHash;
 
 /** Hashes one file in this thread (and stores it as in {@link hashFiles}). */
-export function hashFileSync(p: string, buf: Buffer = Buffer.allocUnsafe(1 << 20), store?: StoreIn): FileHash {
+export function hashFileSync(p: string, buf: Buffer = Buffer.allocUnsafe(READ_BUFFER), store?: StoreIn): FileHash {
   return hashOne(fs, createHash, buf, p, store);
 }
 
@@ -135,7 +161,7 @@ export async function hashFiles(
   const threads = Math.max(1, Math.min(opts.threads ?? os.availableParallelism(), 16));
   if (files.length === 0) return [];
   if (threads === 1 || (totalBytes < INLINE_BYTES && files.length < INLINE_FILES)) {
-    const buf = Buffer.allocUnsafe(1 << 20);
+    const buf = Buffer.allocUnsafe(READ_BUFFER);
     return files.map((f) => {
       try {
         const h = hashFileSync(f.path, buf, opts.store);

@@ -35,11 +35,18 @@ export async function migrate(driver: SqlDriver, migrations: readonly Migration[
       throw new Error(`two migrations share version ${sorted[i]!.version}`);
     }
   }
-  await driver.exec(
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
-  );
+  // One query on start-up when the schema is current; the table is made only when it is missing.
+  let done: Set<number>;
+  try {
+    done = new Set((await driver.all<{ version: number }>("SELECT version FROM schema_migrations")).map((r) => Number(r.version)));
+  } catch {
+    await driver.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    );
+    done = new Set();
+  }
   const applied: number[] = [];
-  for (const m of sorted) {
+  for (const m of sorted.filter((x) => !done.has(x.version))) {
     await driver.transaction(async (tx) => {
       if (driver.dialect === "postgres") {
         // Replicas starting together must not apply the same migration twice.

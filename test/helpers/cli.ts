@@ -1,5 +1,5 @@
 import net from "node:net";
-import { main } from "../../src/cli/index.js";
+import { main } from "../../src/cli/entry.js";
 import { makeTestApp, type TestApp } from "./app.js";
 
 export interface CliResult {
@@ -9,8 +9,8 @@ export interface CliResult {
 }
 
 /**
- * Runs `mloop <args>` in this process through the real `main()`, capturing
- * what it writes to stdout and stderr and the exit code it sets.
+ * Runs `mloop <args>` in this process through the real `main()` (the entry the binary runs, lean
+ * paths included), capturing what it writes to stdout and stderr and the exit code it sets.
  */
 export async function runCli(...args: string[]): Promise<CliResult> {
   const out: string[] = [];
