@@ -61,8 +61,8 @@ fi
 
 step "build (npm run build)"
 build_stamp="dist/.build-stamp"
-if [[ -f "$build_stamp" && -f web/dist/index.html ]] &&
-  [[ -z "$(find src web/src web/index.html scripts/build-web.mjs package.json package-lock.json tsconfig.json tsconfig.build.json \
+if [[ -f "$build_stamp" && -f web/dist/index.html && -f dist/bundle/cli.js ]] &&
+  [[ -z "$(find src web/src web/index.html scripts/build-web.mjs scripts/bundle.mjs bin package.json package-lock.json tsconfig.json tsconfig.build.json \
     -newer "$build_stamp" -type f 2>/dev/null | head -1)" ]]; then
   echo "dist/ and web/dist/ are up to date"
 else
