@@ -16,7 +16,7 @@ const TOKEN = "attach-test-token";
 
 describe.skipIf(!fs.existsSync(PYTHON))("a controller attached to a running mloop serve", () => {
   const w = new LoopWorld("attach");
-  beforeAll(() => w.start(), 120_000);
+  beforeAll(() => w.start(), 300_000);
   afterAll(() => w.stop());
 
   it("drives the running server through drift, retraining, the gate and the canary to version 2", async () => {

@@ -23,7 +23,7 @@ const sqliteOnly = TEST_POSTGRES_URL ? it.skip : it;
 
 describe.skipIf(!fs.existsSync(PYTHON))(`the closed loop on examples/churn-loop${TEST_POSTGRES_URL ? " (PostgreSQL store)" : ""}`, () => {
   const w = new LoopWorld("loop", TEST_POSTGRES_URL);
-  beforeAll(() => w.start(), 120_000);
+  beforeAll(() => w.start(), 300_000);
   afterAll(() => w.stop());
 
   it("detects drift, retrains on the labelled traffic, gates, canaries and promotes version 2", async () => {

@@ -23,7 +23,7 @@ function shadowSpec(s: string, extra = ""): string {
 
 describe.skipIf(!fs.existsSync(PYTHON))("shadow rollout on examples/churn-loop", () => {
   const w = new LoopWorld("shadow");
-  beforeAll(() => w.start(), 120_000);
+  beforeAll(() => w.start(), 300_000);
   afterAll(() => w.stop());
 
   const logOf = (name: string) => readPredictionLog(path.join(w.dir, `predictions-${name}`)).predictions as { request_id: string; role: string; version: string; status: number; predictions: unknown }[];
