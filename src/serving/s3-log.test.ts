@@ -3,7 +3,7 @@
  * objects that pyarrow reads, a spool that survives a crash, and the mirror
  * the monitor reads.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,6 +14,20 @@ import { loadServeConfig, loadMonitorConfig } from "../config.js";
 import { readPredictionLog, S3LogMirror, S3PredictionLog, type PredictionRecord } from "./index.js";
 
 const PYTHON = path.resolve(import.meta.dirname, "../../.venv/bin/python");
+const SERVING_DIST = path.resolve(import.meta.dirname, "../../dist/serving/index.js");
+
+/** Writes the records it is given and a label with the store down, says so once an upload failed, then waits to be killed. */
+const CRASHING_WRITER = `
+import { pathToFileURL } from "node:url";
+const { S3PredictionLog } = await import(pathToFileURL(process.env.SERVING).href);
+const log = new S3PredictionLog(JSON.parse(process.env.LOG_OPTS));
+let acks = 0;
+for (const r of JSON.parse(process.env.RECORDS)) if (await log.sink.write(r)) acks++;
+const feedback = await log.feedback.add([{ request_id: "req-3", label: 1, timestamp_ms: 9 }]);
+for (let t = Date.now(); log.uploadStats().uploadFailures === 0 && Date.now() - t < 30000; ) await new Promise((r) => setTimeout(r, 50));
+process.stdout.write(JSON.stringify({ acks, feedback, uploadFailures: log.uploadStats().uploadFailures }) + "\\n");
+setInterval(() => {}, 1000);
+`;
 
 /** Reads every Parquet object under `s3://bucket/prefix/kind/` with pyarrow, as the rows' dicts. */
 function readWithPyarrow(server: S3TestServer, bucket: string, prefix: string, kind: string): Record<string, unknown>[] {
@@ -97,11 +111,25 @@ describe.skipIf(!HAS_MOTO || !fs.existsSync(PYTHON))("prediction log on S3 (moto
     const spoolDir = path.join(dir, "spool-b");
     const uri = "s3://logs/iris/b";
     await server.stop(); // the store is down: nothing can be uploaded
-    const crashed = new S3PredictionLog({ uri, s3: server.settings(), spoolDir, flushIntervalMs: 50 });
-    for (let i = 0; i < 20; i++) expect(await crashed.sink.write(record(i))).toBe(true);
-    expect(await crashed.feedback.add([{ request_id: "req-3", label: 1, timestamp_ms: 9 }])).toBe(true);
-    for (let t = Date.now(); crashed.uploadStats().uploadFailures === 0 && Date.now() - t < 30_000; ) await new Promise((r) => setTimeout(r, 50));
-    expect(crashed.uploadStats().uploadFailures).toBeGreaterThan(0);
+    // a real process writes, fails to upload, and is killed with SIGKILL
+    const child = spawn(process.execPath, ["--input-type=module", "-e", CRASHING_WRITER], {
+      env: { ...process.env, LOG_OPTS: JSON.stringify({ uri, s3: server.settings(), spoolDir, flushIntervalMs: 50 }),
+        RECORDS: JSON.stringify(Array.from({ length: 20 }, (_, i) => record(i))), SERVING: SERVING_DIST },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const said = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString();
+        if (out.includes("\n")) resolve(out.trim());
+      });
+      child.on("exit", (code) => reject(new Error(`the writer exited with ${code} before it was killed: ${out}`)));
+    });
+    expect(JSON.parse(said)).toMatchObject({ acks: 20, feedback: true });
+    expect(JSON.parse(said).uploadFailures).toBeGreaterThan(0);
+    const gone = new Promise((r) => child.once("exit", r));
+    child.kill("SIGKILL");
+    await gone;
     // the process is gone without closing anything; the store comes back (empty: moto keeps nothing)
     await server.resume();
     await server.createBucket("logs");
