@@ -54,14 +54,19 @@ function verifyWebhook(secret: string, headers: Record<string, string | string[]
   const ts = header(headers["x-mlflow-timestamp"]);
   if (!sig || !id || !ts) return false;
   const expected = `v1,${crypto.createHmac("sha256", secret).update(`${id}.${ts}.${body}`, "utf8").digest("base64")}`;
-  return sig.length === expected.length && crypto.timingSafeEqual(Buffer.from(sig), Buffer.from(expected));
+  return sameSecret(sig, expected);
+}
+
+/** Constant-time equality of two strings, by their UTF-8 bytes (a non-ASCII header is just unequal). */
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given, "utf8");
+  const b = Buffer.from(expected, "utf8");
+  return a.length === b.length && crypto.timingSafeEqual(a, b);
 }
 
 /** True when `authorization` is `Bearer <token>` (compared in constant time). */
 function bearerMatches(token: string, authorization: string | string[] | undefined): boolean {
-  const given = Buffer.from(header(authorization) ?? "");
-  const expected = Buffer.from(`Bearer ${token}`);
-  return given.length === expected.length && crypto.timingSafeEqual(given, expected);
+  return sameSecret(header(authorization) ?? "", `Bearer ${token}`);
 }
 
 /** The body of `POST /traffic`: `{mode: "canary", share}` or `{mode: "shadow"}`. */
